@@ -1,0 +1,109 @@
+/*
+ * test_core.c — RNG determinism and streams, parameter buffer layout,
+ * gather/scatter, glob matching.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void test_rng_repeatable_and_streams(void **state) {
+    (void)state;
+    pd_rng a, b, c;
+    pd_rng_seed(&a, 7, 0);
+    pd_rng_seed(&b, 7, 0);
+    pd_rng_seed(&c, 7, 1);
+    int same_c = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = pd_rng_u64(&a), y = pd_rng_u64(&b), z = pd_rng_u64(&c);
+        assert_true(x == y);
+        same_c += x == z;
+    }
+    assert_true(same_c < 2);
+}
+
+static void test_rng_moments(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 1, 0);
+    double s = 0, s2 = 0, u = 0;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double x = pd_rng_normal(&r);
+        s += x;
+        s2 += x * x;
+        double v = pd_rng_uniform(&r);
+        assert_true(v >= 0.0 && v < 1.0);
+        u += v;
+    }
+    assert_true(fabs(s / n) < 0.01);
+    assert_true(fabs(s2 / n - 1.0) < 0.02);
+    assert_true(fabs(u / n - 0.5) < 0.01);
+}
+
+static void test_shuffle_is_permutation(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 3, 0);
+    int32_t a[101];
+    int seen[101] = {0};
+    for (int i = 0; i < 101; i++) a[i] = i;
+    pd_rng_shuffle(&r, a, 101);
+    int moved = 0;
+    for (int i = 0; i < 101; i++) {
+        seen[a[i]]++;
+        moved += a[i] != i;
+    }
+    for (int i = 0; i < 101; i++) assert_int_equal(seen[i], 1);
+    assert_true(moved > 50);
+}
+
+static void test_params_selected_contiguous(void **state) {
+    (void)state;
+    pd_params p;
+    pd_params_init(&p);
+    assert_int_equal(pd_params_add(&p, "a.weight", 2, (size_t[]){3, 5}, PD_TRAINABLE), PD_OK);
+    assert_int_equal(pd_params_add(&p, "bn.weight", 1, (size_t[]){7}, PD_TRAINABLE), PD_OK);
+    assert_int_equal(pd_params_add(&p, "c.weight", 1, (size_t[]){9}, PD_TRAINABLE), PD_OK);
+    assert_int_equal(pd_params_add(&p, "bn.bias", 1, (size_t[]){7}, PD_TRAINABLE), PD_OK);
+    assert_int_not_equal(pd_params_add(&p, "bn.bias", 1, (size_t[]){7}, 0), PD_OK);
+    int sel[4] = {0, 1, 0, 1};
+    assert_int_equal(pd_params_finalize(&p, sel), PD_OK);
+    assert_int_equal(pd_params_selected_size(&p), 14);
+    pd_tensor *w = pd_params_find(&p, "bn.weight"), *b = pd_params_find(&p, "bn.bias");
+    assert_true(b->data == w->data + 7);
+    for (int i = 0; i < 7; i++) { w->data[i] = (float)i; b->data[i] = 100.0f + i; }
+    float v[14];
+    pd_params_gather(&p, v);
+    assert_true(v[0] == 0.0f && v[6] == 6.0f && v[7] == 100.0f && v[13] == 106.0f);
+    for (int i = 0; i < 14; i++) v[i] = -1.0f;
+    pd_params_scatter(&p, v);
+    assert_true(b->data[6] == -1.0f);
+    /* unselected tensors must not overlap the range */
+    pd_tensor *a = pd_params_find(&p, "a.weight"), *c = pd_params_find(&p, "c.weight");
+    assert_true(a->offset >= p.sel_end && c->offset >= p.sel_end);
+    assert_true(a->data[0] == 0.0f && c->data[8] == 0.0f);
+    pd_params_free(&p);
+}
+
+static void test_glob(void **state) {
+    (void)state;
+    assert_true(pd_glob_match("layer4.1.bn*", "layer4.1.bn2.weight"));
+    assert_true(pd_glob_match("*.weight", "fc.weight"));
+    assert_false(pd_glob_match("*.weight", "fc.bias"));
+    assert_true(pd_glob_match("a?c", "abc"));
+    assert_false(pd_glob_match("a?c", "abbc"));
+    assert_true(pd_glob_match("*", ""));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rng_repeatable_and_streams),
+        cmocka_unit_test(test_rng_moments),
+        cmocka_unit_test(test_shuffle_is_permutation),
+        cmocka_unit_test(test_params_selected_contiguous),
+        cmocka_unit_test(test_glob),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

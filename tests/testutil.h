@@ -1,0 +1,48 @@
+/*
+ * testutil.h — shared helpers for the cmocka tests: random fills, tolerant
+ * comparisons, central finite-difference gradient checks, fixture reading.
+ */
+#ifndef PD_TESTUTIL_H
+#define PD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pdiff.h"
+
+/* uniform in [lo, hi) from a fixed-seed rng */
+void tu_fill(pd_rng *r, float *x, size_t n, float lo, float hi);
+/* max over i of |a-b| / (atol + rtol |b|); <= 1 means "close" */
+double tu_close_ratio(const float *a, const float *b, size_t n, double rtol,
+                      double atol);
+#define TU_ASSERT_CLOSE(a, b, n, rtol, atol)                                   \
+    do {                                                                       \
+        double r_ = tu_close_ratio((a), (b), (n), (rtol), (atol));             \
+        if (!(r_ <= 1.0)) fail_msg("not close: ratio %g (%s vs %s)", r_, #a, #b); \
+    } while (0)
+
+/* Loss of a forward pass as a function of the current inputs: returns
+ * sum(out * r) in double, r being a fixed random projection chosen by the
+ * caller. */
+typedef double (*tu_loss_fn)(void *ctx);
+
+/* Central-difference check of an analytic gradient `grad` of `loss` with
+ * respect to x[0..n): perturbs up to `max_checks` elements (spread across
+ * the array) by ±h and compares. Returns the worst relative error
+ * |num - ana| / max(|num| + |ana|, floor). */
+double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *grad,
+                    size_t n, size_t max_checks, float h, double floor);
+
+/* sum(y * r) in double */
+double tu_dot(const float *y, const float *r, size_t n);
+
+/* Fixture files written by scripts/make_fixtures.py: a sequence of named
+ * float32 arrays. Format: magic "PDFX", u32 version 1, u32 count, then per
+ * array: u32 name length, name bytes, u32 ndim, u32 dims[ndim], float data.
+ * Returns a malloc'd copy of array `name` (NULL if absent), its size in *n. */
+float *tu_fixture(const char *file, const char *name, size_t *n);
+
+#endif

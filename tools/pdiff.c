@@ -1,0 +1,3 @@
+/* placeholder, replaced below */
+#include "pdiff.h"
+int main(void) { return 0; }
