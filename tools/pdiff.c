@@ -1,3 +1,47 @@
-/* placeholder, replaced below */
-#include "pdiff.h"
-int main(void) { return 0; }
+/*
+ * pdiff.c — entry point of the pdiff tool: dispatches to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"collect", cmd_collect, "train task networks and save K checkpoints of a parameter subset"},
+    {"train", cmd_train, "train the parameter autoencoder, then the latent DDPM"},
+    {"generate", cmd_generate, "sample N new parameter sets and write them as checkpoints"},
+    {"eval", cmd_eval, "original / ensemble / p-diff tables, similarity, figures"},
+    {"run", cmd_run, "collect → train → generate → eval with defaults"},
+    {"ablate", cmd_ablate, "run the paper's ablations on shared checkpoints"},
+    {"inspect", cmd_inspect, "list a safetensors file's tensors and metadata"},
+};
+
+static void usage(void) {
+    printf("pdiff %s — Neural Network Diffusion (Wang et al., 2024) on the CPU\n\n"
+           "usage: pdiff COMMAND [options]   (pdiff COMMAND --help for its options)\n\n",
+           PDIFF_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].help);
+    printf("\nEnvironment: PDIFF_THREADS sets the thread count (or --threads N).\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("pdiff %s\n", PDIFF_VERSION);
+        return 0;
+    }
+    pd_set_threads(0);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc, argv);
+    fprintf(stderr, "pdiff: unknown command '%s' (see pdiff --help)\n", argv[1]);
+    return 2;
+}

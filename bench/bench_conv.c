@@ -1,0 +1,326 @@
+/*
+ * bench_conv.c — speed of the convolution kernels on the shapes p-diff
+ * trains: every conv of the latent denoiser (SPEC §3) at L = 12 and 52, and
+ * every conv / conv-transpose of the small and medium parameter
+ * autoencoders (SPEC §2) at D = 2048; batch 200 everywhere.
+ *
+ * It first checks one small conv1d and conv_transpose1d against the naive
+ * reference (exit 1 on mismatch), then prints OpenBLAS sgemm GFLOP/s at
+ * 1024³ as the yardstick, and per layer the forward and forward+backward
+ * GFLOP/s (forward = 2·MACs, forward+backward = 3× that: y, dx and dw) with
+ * their ratio to sgemm. Each group ends with total FLOP / total time.
+ * Times are medians of several repetitions, on 2 threads.
+ *
+ * usage: bench_conv [group]   group: all (default), den, ae
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/ops.h"
+#include "ops/ref/ref.h"
+#include "pdiff.h"
+
+#define BATCH 200
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n) {
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static float *falloc(size_t n) {
+    float *p = pd_alloc((n ? n : 1) * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "bench_conv: out of memory (%zu floats)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+static void fill(pd_rng *r, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * pd_rng_uniform(r) - 1.0f;
+}
+
+/* ---- one layer: conv1d or conv_transpose1d ------------------------------ */
+
+typedef struct {
+    int transposed;
+    size_t cin, cout, lin, k, stride, pad;
+    int count; /* how often the shape occurs in the network */
+} layer;
+
+typedef struct {
+    pd_conv1d_shape cs;
+    pd_convt1d_shape ts;
+    int transposed;
+    size_t nx, nw, ny, nscr;
+    float *x, *w, *b, *y, *dx, *dw, *db, *scr;
+} layer_run;
+
+static void run_setup(layer_run *r, const layer *l, pd_rng *rng) {
+    memset(r, 0, sizeof *r);
+    r->transposed = l->transposed;
+    r->nw = l->cin * l->cout * l->k;
+    r->nx = BATCH * l->cin * l->lin;
+    if (l->transposed) {
+        r->ts = (pd_convt1d_shape){BATCH, l->cin, l->cout, l->lin, l->k,
+                                   l->stride, l->pad, 0, PD_MATH_F32};
+        r->ny = BATCH * l->cout * pd_convt1d_lout(&r->ts);
+        r->nscr = pd_convt1d_scratch(&r->ts);
+    } else {
+        r->cs = (pd_conv1d_shape){BATCH, l->cin, l->cout, l->lin, l->k,
+                                  l->stride, l->pad, PD_MATH_F32};
+        r->ny = BATCH * l->cout * pd_conv1d_lout(&r->cs);
+        r->nscr = pd_conv1d_scratch(&r->cs);
+    }
+    r->x = falloc(r->nx);
+    r->w = falloc(r->nw);
+    r->b = falloc(l->cout);
+    r->y = falloc(r->ny);
+    r->dx = falloc(r->nx);
+    r->dw = falloc(r->nw);
+    r->db = falloc(l->cout);
+    r->scr = falloc(r->nscr);
+    fill(rng, r->x, r->nx);
+    fill(rng, r->w, r->nw);
+    fill(rng, r->b, l->cout);
+}
+
+static void run_free(layer_run *r) {
+    float *p[] = {r->x, r->w, r->b, r->y, r->dx, r->dw, r->db, r->scr};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) pd_free(p[i]);
+}
+
+static void run_forward(layer_run *r) {
+    if (r->transposed) pd_convt1d_forward(r->y, r->x, r->w, r->b, &r->ts, r->scr);
+    else pd_conv1d_forward(r->y, r->x, r->w, r->b, &r->cs, r->scr);
+}
+
+/* backward with y standing in for dy (its values do not matter for time) */
+static void run_backward(layer_run *r) {
+    if (r->transposed)
+        pd_convt1d_backward(r->dx, r->dw, r->db, r->y, r->x, r->w, &r->ts, r->scr);
+    else
+        pd_conv1d_backward(r->dx, r->dw, r->db, r->y, r->x, r->w, &r->cs, r->scr);
+}
+
+static double layer_macs(const layer *l) {
+    if (l->transposed) /* every input element meets cout*k weights */
+        return (double)BATCH * (double)l->cin * (double)l->lin *
+               (double)l->cout * (double)l->k;
+    pd_conv1d_shape s = {BATCH, l->cin, l->cout, l->lin, l->k, l->stride,
+                         l->pad, PD_MATH_F32};
+    return (double)BATCH * (double)l->cout * (double)pd_conv1d_lout(&s) *
+           (double)l->cin * (double)l->k;
+}
+
+/* median seconds of fn over enough repetitions for ~0.4 s (3..15) */
+static double time_median(void (*fn)(layer_run *), layer_run *r, int both) {
+    double t[15];
+    double t0 = now();
+    fn(r);
+    if (both) run_backward(r);
+    double first = now() - t0;
+    int reps = first > 0 ? (int)(0.4 / first) : 15;
+    if (reps < 3) reps = 3;
+    if (reps > 15) reps = 15;
+    for (int i = 0; i < reps; i++) {
+        t0 = now();
+        fn(r);
+        if (both) run_backward(r);
+        t[i] = now() - t0;
+    }
+    return median(t, reps);
+}
+
+typedef struct { double flop_f, time_f, flop_fb, time_fb; } totals;
+
+static void bench_layer(const layer *l, double gemm, totals *tot, pd_rng *rng) {
+    layer_run r;
+    run_setup(&r, l, rng);
+    double macs = layer_macs(l);
+    double tf = time_median(run_forward, &r, 0);
+    double tfb = time_median(run_forward, &r, 1);
+    double gf = 2 * macs / tf * 1e-9, gfb = 6 * macs / tfb * 1e-9;
+    size_t lout = r.ny / (BATCH * l->cout);
+    printf("  %-5s %4zu->%-4zu k%zu s%zu p%zu  L %5zu->%-5zu x%d  "
+           "fwd %7.1f GF/s (%4.2f)  fwd+bwd %7.1f GF/s (%4.2f)  %8.2f ms\n",
+           l->transposed ? "convt" : "conv", l->cin, l->cout, l->k, l->stride,
+           l->pad, l->lin, lout, l->count, gf, gf / gemm, gfb, gfb / gemm,
+           tfb * 1e3);
+    tot->flop_f += l->count * 2 * macs;
+    tot->time_f += l->count * tf;
+    tot->flop_fb += l->count * 6 * macs;
+    tot->time_fb += l->count * tfb;
+    run_free(&r);
+}
+
+static void summary(const char *name, const totals *t, double gemm) {
+    double gf = t->flop_f / t->time_f * 1e-9, gfb = t->flop_fb / t->time_fb * 1e-9;
+    printf("SUMMARY %-14s fwd %7.1f GF/s (%4.2f of sgemm)  fwd+bwd %7.1f GF/s "
+           "(%4.2f of sgemm)  %.1f ms per fwd+bwd pass\n",
+           name, gf, gf / gemm, gfb, gfb / gemm, t->time_fb * 1e3);
+}
+
+/* ---- the networks ------------------------------------------------------- */
+
+/* denoiser (SPEC §3): every conv is k 3, stride 1, pad 1 at length L */
+static void bench_denoiser(size_t L, double gemm, pd_rng *rng) {
+    static const size_t shapes[][3] = {
+        /* cin, cout, occurrences in enc1..4 / dec1..4 */
+        {1, 64, 1},    {64, 64, 3},   {64, 128, 1},  {128, 128, 2},
+        {128, 256, 1}, {256, 256, 2}, {256, 512, 1}, {512, 512, 1},
+        {512, 256, 1}, {256, 128, 1}, {128, 64, 1},  {64, 1, 1},
+    };
+    printf("denoiser L=%zu, batch %d\n", L, BATCH);
+    totals t = {0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        layer l = {0, shapes[i][0], shapes[i][1], L, 3, 1, 1, (int)shapes[i][2]};
+        bench_layer(&l, gemm, &t, rng);
+    }
+    char name[32];
+    snprintf(name, sizeof name, "denoiser L=%zu", L);
+    summary(name, &t, gemm);
+}
+
+/* autoencoder (SPEC §2) layer list for D, fold f, kernel k, channels */
+static void bench_autoencoder(const char *name, size_t D, size_t f, size_t k,
+                              const size_t enc[4], const size_t dec[4],
+                              double gemm, pd_rng *rng) {
+    size_t f4 = f * f * f * f, len = (D / f4 + 1) * f4;
+    size_t ec[5] = {enc[0], enc[0], enc[1], enc[2], enc[3]};
+    size_t dc[5] = {dec[0], dec[1], dec[2], dec[3], 1};
+    printf("autoencoder %s: D=%zu f=%zu k=%zu padded length %zu, batch %d\n",
+           name, D, f, k, len, BATCH);
+    totals t = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        layer a = {0, i == 0 ? 1 : ec[i], ec[i], len, k, 1, 1, 1};
+        bench_layer(&a, gemm, &t, rng);
+        len = len + 2 - k + 1;
+        layer b = {0, ec[i], ec[i + 1], len, k, f, 0, 1};
+        bench_layer(&b, gemm, &t, rng);
+        len = (len - k) / f + 1;
+    }
+    for (int i = 0; i < 4; i++) {
+        layer a = {1, dc[i], dc[i], len, k, f, 0, 1};
+        bench_layer(&a, gemm, &t, rng);
+        len = (len - 1) * f + k;
+        size_t pad = i == 3 ? f : f - 1;
+        layer b = {0, dc[i], dc[i + 1], len, k, 1, pad, 1};
+        bench_layer(&b, gemm, &t, rng);
+        len = len + 2 * pad - k + 1;
+    }
+    char full[48];
+    snprintf(full, sizeof full, "AE %s", name);
+    summary(full, &t, gemm);
+}
+
+/* ---- yardstick and self-check ------------------------------------------- */
+
+static double sgemm_gflops(pd_rng *rng) {
+    const int n = 1024;
+    float *a = falloc((size_t)n * n), *b = falloc((size_t)n * n);
+    float *c = falloc((size_t)n * n);
+    fill(rng, a, (size_t)n * n);
+    fill(rng, b, (size_t)n * n);
+    double t[7];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
+                b, n, 0.0f, c, n); /* warm-up */
+    for (int i = 0; i < 7; i++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a,
+                    n, b, n, 0.0f, c, n);
+        t[i] = now() - t0;
+    }
+    pd_free(a);
+    pd_free(b);
+    pd_free(c);
+    return 2.0 * n * n * n / median(t, 7) * 1e-9;
+}
+
+/* worst |a - b| / (1e-5 + 1e-4 |b|) */
+static double worst(const float *a, const float *b, size_t n) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = fabs((double)a[i] - b[i]) / (1e-5 + 1e-4 * fabs((double)b[i]));
+        if (!(r <= w)) w = r;
+    }
+    return w;
+}
+
+/* one small conv1d and conv_transpose1d, forward + backward, vs ref */
+static int verify(pd_rng *rng) {
+    layer ls[2] = {{0, 5, 7, 37, 3, 2, 1, 1}, {1, 6, 4, 19, 5, 5, 0, 1}};
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        layer_run r;
+        run_setup(&r, &ls[i], rng);
+        size_t nb = ls[i].cout;
+        float *y = falloc(r.ny), *dx = falloc(r.nx), *dw = falloc(r.nw);
+        float *db = falloc(nb);
+        run_forward(&r);
+        if (r.transposed) pd_ref_convt1d_forward(y, r.x, r.w, r.b, &r.ts);
+        else pd_ref_conv1d_forward(y, r.x, r.w, r.b, &r.cs);
+        double e = worst(r.y, y, r.ny);
+        run_backward(&r); /* dy = y; gradients start at zero */
+        if (r.transposed)
+            pd_ref_convt1d_backward(dx, dw, db, r.y, r.x, r.w, &r.ts);
+        else
+            pd_ref_conv1d_backward(dx, dw, db, r.y, r.x, r.w, &r.cs);
+        double ex = worst(r.dx, dx, r.nx), ew = worst(r.dw, dw, r.nw);
+        double eb = worst(r.db, db, nb);
+        if (!(e <= 1 && ex <= 1 && ew <= 1 && eb <= 1)) {
+            fprintf(stderr, "bench_conv: %s mismatch vs reference (%g %g %g %g)\n",
+                    r.transposed ? "convt1d" : "conv1d", e, ex, ew, eb);
+            ok = 0;
+        }
+        pd_free(y);
+        pd_free(dx);
+        pd_free(dw);
+        pd_free(db);
+        run_free(&r);
+    }
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    const char *group = argc > 1 ? argv[1] : "all";
+    int den = !strcmp(group, "all") || !strcmp(group, "den");
+    int ae = !strcmp(group, "all") || !strcmp(group, "ae");
+    if (!den && !ae) {
+        fprintf(stderr, "usage: bench_conv [all|den|ae]\n");
+        return 2;
+    }
+    pd_set_threads(2);
+    pd_rng rng;
+    pd_rng_seed(&rng, 1234, 0);
+    if (!verify(&rng)) return 1;
+    printf("verified conv1d and conv_transpose1d against the reference\n");
+    double gemm = sgemm_gflops(&rng);
+    printf("threads %d, OpenBLAS sgemm 1024^3: %.1f GFLOP/s\n", pd_threads(), gemm);
+    if (den) {
+        bench_denoiser(12, gemm, &rng);
+        bench_denoiser(52, gemm, &rng);
+    }
+    if (ae) {
+        const size_t se[4] = {2, 2, 2, 2}, sd[4] = {2, 64, 64, 8};
+        const size_t me[4] = {4, 4, 4, 4}, md[4] = {4, 256, 256, 8};
+        bench_autoencoder("small", 2048, 3, 3, se, sd, gemm, &rng);
+        bench_autoencoder("medium", 2048, 5, 5, me, md, gemm, &rng);
+    }
+    return 0;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""make_model_fixtures.py — golden fixtures for tests/test_ae.c and
+tests/test_denoiser.c from the independent PyTorch models of
+pdiff_model_torch.py.
+
+Each tests/fixtures/model_*.bin holds (format of tu_fixture in
+tests/testutil.h: "PDFX", u32 version 1, u32 count, then per array u32 name
+length, name, u32 ndim, u32 dims, float32 data, little-endian):
+  cfg            AE: [D, fold, k, c0..c3, d0..d3, norm, groups, fc, vae]
+                 (norm: 0 instance, 1 batch, 2 group, 3 none — pd_norm_kind)
+                 denoiser: [L, T, c0..c3]
+  w.<name>       every parameter/buffer under its state_dict name
+  AE:  x (B, D), z = encode(x) (eval), zin (B, c, l), y = decode(zin),
+       for batch norm also z_train / y_train (training mode, batch stats),
+       the running stats after those passes (r.<name>), then the eval pair
+  den: x (B, 1, L), t (B, as floats), out (B, 1, L)
+Run: python3 scripts/make_model_fixtures.py [outdir]   (torch 1.13)
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pdiff_model_torch as pm  # noqa: E402
+
+NORMS = {"instance": 0, "batch": 1, "group": 2, "none": 3}
+
+
+def write_fixture(path, arrays):
+    with open(path, "wb") as f:
+        f.write(b"PDFX")
+        f.write(struct.pack("<II", 1, len(arrays)))
+        for name, a in arrays:
+            a = np.ascontiguousarray(np.asarray(a, dtype="<f4"))
+            nb = name.encode()
+            f.write(struct.pack("<I", len(nb)) + nb)
+            f.write(struct.pack("<I", a.ndim))
+            f.write(struct.pack("<%dI" % a.ndim, *a.shape))
+            f.write(a.tobytes())
+
+
+def randomize(module, gen, scale=1.0):
+    """seeded weights: PyTorch's default init spread wider by `scale`, so
+    signals through the small test models stay far from zero"""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen) * 2 - 1)
+            p.mul_(scale / max(1.0, p.shape[1] if p.dim() > 1 else 1) ** 0.5)
+
+
+def ae_fixture(path, seed, B, **cfg_kw):
+    gen = torch.Generator().manual_seed(seed)
+    cfg = pm.ae_config(**cfg_kw)
+    m = pm.AE(cfg)
+    randomize(m, gen, 2.0)
+    c = cfg
+    head = [c["D"], c["fold"], c["k"], *c["enc"], *c["dec"], NORMS[c["norm"]],
+            c["groups"], int(c["fc"]), int(c["vae"])]
+    arrays = [("cfg", np.array(head, dtype=np.float32))]
+    arrays += [("w." + k, v.numpy()) for k, v in pm.state_dict_flat(m).items()]
+    x = torch.randn(B, c["D"], generator=gen) * 0.5
+    zin = torch.rand(B, m.latent_c, m.latent_l, generator=gen) * 2 - 1
+    arrays += [("x", x), ("zin", zin)]
+    with torch.no_grad():
+        if c["norm"] == "batch":
+            m.train()
+            arrays += [("z_train", m.encode(x)), ("y_train", m.decode(zin))]
+            arrays += [("r." + k, v.numpy()) for k, v in pm.state_dict_flat(m).items()
+                       if "running" in k]
+        m.eval()
+        arrays += [("z", m.encode(x)), ("y", m.decode(zin))]
+    write_fixture(path, [(n, a.numpy() if torch.is_tensor(a) else a) for n, a in arrays])
+
+
+def den_fixture(path, seed, B, L, T, ch):
+    gen = torch.Generator().manual_seed(seed)
+    m = pm.Denoiser(L, T, ch)
+    randomize(m, gen, 2.0)
+    with torch.no_grad():
+        m.time_encode.weight.copy_(torch.randn(T, L, generator=gen))
+    arrays = [("cfg", np.array([L, T, *ch], dtype=np.float32))]
+    arrays += [("w." + k, v.numpy()) for k, v in m.state_dict().items()]
+    x = torch.randn(B, 1, L, generator=gen)
+    t = torch.randint(0, T, (B,), generator=gen)
+    t[0], t[1] = 0, T - 1  # distinct timesteps: catches "sample 0's t for all"
+    with torch.no_grad():
+        out = m(x, t)
+    arrays += [("x", x.numpy()), ("t", t.float().numpy()), ("out", out.numpy())]
+    write_fixture(path, arrays)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    ae_fixture(os.path.join(out, "model_ae.bin"), 1, 3, D=40, fold=2, k=3,
+               enc=[2, 3, 3, 2], dec=[2, 4, 4, 3])
+    ae_fixture(os.path.join(out, "model_ae_k4.bin"), 2, 2, D=300, fold=4, k=4,
+               enc=[3, 2, 4, 3], dec=[3, 5, 4, 2])
+    ae_fixture(os.path.join(out, "model_ae_bn.bin"), 3, 4, D=40, fold=2, k=3,
+               enc=[2, 3, 3, 2], dec=[2, 4, 4, 3], norm="batch")
+    ae_fixture(os.path.join(out, "model_ae_gn_fc.bin"), 4, 3, D=40, fold=2, k=3,
+               enc=[4, 4, 4, 2], dec=[2, 6, 4, 4], norm="group", groups=2, fc=True)
+    ae_fixture(os.path.join(out, "model_ae_gn_vae.bin"), 5, 3, D=40, fold=2, k=3,
+               enc=[4, 4, 6, 2], dec=[2, 6, 4, 4], norm="group", groups=4, vae=True)
+    den_fixture(os.path.join(out, "model_den.bin"), 6, 4, 6, 10, (4, 6, 8, 10))
+    den_fixture(os.path.join(out, "model_den_l12.bin"), 7, 3, 12, 20, (8, 16, 16, 32))
+    for f in sorted(os.listdir(out)):
+        if f.startswith("model_"):
+            print(f, os.path.getsize(os.path.join(out, f)), "bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+/*
+ * progress.h — how long library jobs report progress: a callback the CLI
+ * renders (a bar with ETA on a terminal, plain lines otherwise).
+ */
+#ifndef PD_PROGRESS_H
+#define PD_PROGRESS_H
+
+typedef struct {
+    /* phase: short name ("train", "collect"); info: e.g. "acc 91.20%" */
+    void (*fn)(void *ctx, const char *phase, long done, long total, const char *info);
+    void *ctx;
+} pd_progress;
+
+static inline void pd_report(const pd_progress *p, const char *phase, long done,
+                             long total, const char *info) {
+    if (p && p->fn) p->fn(p->ctx, phase, done, total, info);
+}
+
+#endif

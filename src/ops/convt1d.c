@@ -1,0 +1,97 @@
+/*
+ * convt1d.c — transposed 1-D convolution (torch.nn.functional.
+ * conv_transpose1d, dilation 1, groups 1), forward and backward.
+ *
+ * conv_transpose1d is the data-gradient of a conv1d whose input has `cout`
+ * channels and length lout, and whose output has `cin` channels and length
+ * lin, with the same weight (cin, cout, k) read as that conv's (out, in*k)
+ * matrix. So the forward is conv1d's dx path and the backward is conv1d's
+ * forward (for dx) plus its dw path:
+ *
+ *   forward:  X'  (cin, n*lin)     = permute(x)
+ *             col (cout*k, n*lin)  = Wᵀ (cout*k, cin) × X'
+ *             y   (n, cout, lout)  = b + col2im(col)
+ *   backward: col = im2col(dy);  db += Σ dy
+ *             dW (cin, cout*k) += X' colᵀ
+ *             dX' (cin, n*lin) = W × col;  dx += permute(dX')
+ *
+ * out_pad only lengthens the output; it must be < stride as in PyTorch.
+ * Scratch (pd_convt1d_scratch floats): col followed by X'.
+ */
+#include <cblas.h>
+
+#include "ops/im2col.h"
+#include "ops/ops.h"
+
+size_t pd_convt1d_lout(const pd_convt1d_shape *s) {
+    if (s->lin == 0) return 0;
+    size_t full = (s->lin - 1) * s->stride + s->k + s->out_pad;
+    return full > 2 * s->pad ? full - 2 * s->pad : 0;
+}
+
+size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
+    size_t cols = s->n * s->lin;
+    return s->cout * s->k * cols + s->cin * cols;
+}
+
+/* the im2col geometry of the equivalent conv1d: channels cout, input length
+ * lout (this op's output), output length lin (this op's input) */
+static pd_col1d_geom convt1d_geom(const pd_convt1d_shape *s) {
+    pd_col1d_geom g = {s->n, s->cout, pd_convt1d_lout(s), s->k, s->stride,
+                       s->pad, s->lin};
+    return g;
+}
+
+/* x (n, cin, lin), w (cin, cout, k), b (cout) or NULL → y (n, cout, lout) */
+void pd_convt1d_forward(float *y, const float *x, const float *w, const float *b,
+                        const pd_convt1d_shape *s, float *scratch) {
+    const pd_col1d_geom g = convt1d_geom(s);
+    const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
+    if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
+    pd_fill_bias(y, b, s->n, s->cout, g.lin);
+    if (ncols == 0 || s->cin == 0 || kdim == 0) return;
+    float *col = scratch; /* (cout*k, n*lin) */
+    const float *xp = x;  /* (cin, n*lin) */
+    if (s->n > 1) {
+        float *t = col + kdim * ncols;
+        pd_ncs_to_cm(t, x, s->n, s->cin, s->lin);
+        xp = t;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ncols,
+                (int)s->cin, 1.0f, w, (int)kdim, xp, (int)ncols, 0.0f, col,
+                (int)ncols);
+    pd_col2im1d_add(y, col, &g);
+}
+
+/* dy (n, cout, lout), x (n, cin, lin), w (cin, cout, k)
+ * → dx (n, cin, lin) +=, dw (cin, cout, k) +=, db (cout) += (each may be NULL) */
+void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
+                         const float *x, const float *w,
+                         const pd_convt1d_shape *s, float *scratch) {
+    const pd_col1d_geom g = convt1d_geom(s);
+    const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
+    if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
+    if (db) pd_bias_grad_add(db, dy, s->n, s->cout, g.lin);
+    if (ncols == 0 || s->cin == 0 || kdim == 0 || (!dx && !dw)) return;
+    float *col = scratch;              /* (cout*k, n*lin) */
+    float *xp = col + kdim * ncols;    /* (cin, n*lin) */
+    pd_im2col1d(col, dy, &g);
+    if (dw) {
+        const float *xs = x;
+        if (s->n > 1) {
+            pd_ncs_to_cm(xp, x, s->n, s->cin, s->lin);
+            xs = xp;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cin,
+                    (int)kdim, (int)ncols, 1.0f, xs, (int)ncols, col,
+                    (int)ncols, 1.0f, dw, (int)kdim);
+    }
+    if (dx) {
+        /* n = 1: the GEMM layout is dx's own, accumulate in place */
+        float *dst = s->n == 1 ? dx : xp;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cin,
+                    (int)ncols, (int)kdim, 1.0f, w, (int)kdim, col, (int)ncols,
+                    s->n == 1 ? 1.0f : 0.0f, dst, (int)ncols);
+        if (s->n > 1) pd_cm_to_ncs(dx, xp, NULL, s->n, s->cin, s->lin, 1);
+    }
+}

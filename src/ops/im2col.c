@@ -1,0 +1,207 @@
+/*
+ * im2col.c — batch im2col / col2im (1-D and 2-D) and the (n, c, sp) ↔
+ * (c, n*sp) permutes used by the GEMM convolutions; see im2col.h.
+ *
+ * Every loop nest runs over (channel, sample) pairs in parallel: a pair owns
+ * one row of x (or y) and one block of columns in each of its col rows, so
+ * the threads never write the same element and col2im needs no atomics.
+ * Small problems stay on one thread (the `if` clauses) because waking the
+ * OpenMP team costs more than the copy itself.
+ */
+#include "ops/im2col.h"
+
+#include <string.h>
+
+/* below this many touched floats a loop runs on one thread */
+#define PD_OMP_MIN_WORK 16384
+
+/* The output positions l in [*lo, *hi) whose input position
+ * l*stride + t - pad falls inside [0, lin); every other l reads padding. */
+static void tap_range(size_t t, size_t lin, size_t stride, size_t pad,
+                      size_t lout, size_t *lo, size_t *hi) {
+    size_t a = t >= pad ? 0 : (pad - t + stride - 1) / stride;
+    size_t b = 0;
+    if (lin + pad > t) b = (lin - 1 + pad - t) / stride + 1;
+    if (b > lout) b = lout;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* dst[0..lout) = src[l*stride + t - pad] or 0 (one im2col row segment) */
+static void gather_row(float *dst, const float *src, size_t t, size_t lin,
+                       size_t stride, size_t pad, size_t lout) {
+    size_t lo, hi;
+    tap_range(t, lin, stride, pad, lout, &lo, &hi);
+    if (lo > 0) memset(dst, 0, lo * sizeof(float));
+    if (hi > lo) {
+        const float *s = src + lo * stride + t - pad;
+        if (stride == 1) {
+            memcpy(dst + lo, s, (hi - lo) * sizeof(float));
+        } else {
+            for (size_t l = lo; l < hi; l++) dst[l] = s[(l - lo) * stride];
+        }
+    }
+    if (hi < lout) memset(dst + hi, 0, (lout - hi) * sizeof(float));
+}
+
+/* dst[l*stride + t - pad] += src[l] for in-range positions (col2im) */
+static void scatter_row(float *dst, const float *src, size_t t, size_t lin,
+                        size_t stride, size_t pad, size_t lout) {
+    size_t lo, hi;
+    tap_range(t, lin, stride, pad, lout, &lo, &hi);
+    if (hi <= lo) return;
+    float *d = dst + lo * stride + t - pad;
+    if (stride == 1) {
+        for (size_t l = lo; l < hi; l++) d[l - lo] += src[l];
+    } else {
+        for (size_t l = lo; l < hi; l++) d[(l - lo) * stride] += src[l];
+    }
+}
+
+void pd_im2col1d(float *col, const float *x, const pd_col1d_geom *g) {
+    const size_t n = g->n, c = g->c, k = g->k, lout = g->lout;
+    const size_t ncols = n * lout;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (c * k * ncols > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        for (size_t b = 0; b < n; b++) {
+            const float *xr = x + (b * c + ci) * g->lin; /* x[b][ci][:] */
+            for (size_t t = 0; t < k; t++) {
+                float *dst = col + (ci * k + t) * ncols + b * lout;
+                gather_row(dst, xr, t, g->lin, g->stride, g->pad, lout);
+            }
+        }
+    }
+}
+
+void pd_col2im1d_add(float *x, const float *col, const pd_col1d_geom *g) {
+    const size_t n = g->n, c = g->c, k = g->k, lout = g->lout;
+    const size_t ncols = n * lout;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (c * k * ncols > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        for (size_t b = 0; b < n; b++) {
+            float *xr = x + (b * c + ci) * g->lin;
+            for (size_t t = 0; t < k; t++) {
+                const float *src = col + (ci * k + t) * ncols + b * lout;
+                scatter_row(xr, src, t, g->lin, g->stride, g->pad, lout);
+            }
+        }
+    }
+}
+
+void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g) {
+    const size_t n = g->n, c = g->c, k = g->k, ho = g->ho, wo = g->wo;
+    const size_t plane = ho * wo, ncols = n * plane;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (c * k * k * ncols > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        for (size_t b = 0; b < n; b++) {
+            const float *xp = x + (b * c + ci) * g->h * g->w; /* x[b][ci] */
+            for (size_t ky = 0; ky < k; ky++) {
+                /* output rows oy whose input row oy*stride+ky-pad exists */
+                size_t ylo, yhi;
+                tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
+                for (size_t kx = 0; kx < k; kx++) {
+                    float *dst = col + ((ci * k + ky) * k + kx) * ncols +
+                                 b * plane;
+                    if (ylo > 0) memset(dst, 0, ylo * wo * sizeof(float));
+                    for (size_t oy = ylo; oy < yhi; oy++) {
+                        const float *xr =
+                            xp + (oy * g->stride + ky - g->pad) * g->w;
+                        gather_row(dst + oy * wo, xr, kx, g->w, g->stride,
+                                   g->pad, wo);
+                    }
+                    if (yhi < ho)
+                        memset(dst + yhi * wo, 0,
+                               (ho - yhi) * wo * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g) {
+    const size_t n = g->n, c = g->c, k = g->k, ho = g->ho, wo = g->wo;
+    const size_t plane = ho * wo, ncols = n * plane;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (c * k * k * ncols > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        for (size_t b = 0; b < n; b++) {
+            float *xp = x + (b * c + ci) * g->h * g->w;
+            for (size_t ky = 0; ky < k; ky++) {
+                size_t ylo, yhi;
+                tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
+                for (size_t kx = 0; kx < k; kx++) {
+                    const float *src = col + ((ci * k + ky) * k + kx) * ncols +
+                                       b * plane;
+                    for (size_t oy = ylo; oy < yhi; oy++) {
+                        float *xr = xp + (oy * g->stride + ky - g->pad) * g->w;
+                        scatter_row(xr, src + oy * wo, kx, g->w, g->stride,
+                                    g->pad, wo);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
+                  size_t c, size_t sp, int accumulate) {
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (n * c * sp > PD_OMP_MIN_WORK)
+    for (size_t b = 0; b < n; b++) {
+        for (size_t ci = 0; ci < c; ci++) {
+            float *dst = y + (b * c + ci) * sp;
+            const float *src = a + ci * n * sp + b * sp;
+            const float off = bias ? bias[ci] : 0.0f;
+            if (accumulate) {
+                for (size_t s = 0; s < sp; s++) dst[s] += src[s] + off;
+            } else if (bias) {
+                for (size_t s = 0; s < sp; s++) dst[s] = src[s] + off;
+            } else {
+                memcpy(dst, src, sp * sizeof(float));
+            }
+        }
+    }
+}
+
+void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp) {
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (n * c * sp > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        for (size_t b = 0; b < n; b++) {
+            memcpy(a + ci * n * sp + b * sp, x + (b * c + ci) * sp,
+                   sp * sizeof(float));
+        }
+    }
+}
+
+void pd_fill_bias(float *y, const float *bias, size_t n, size_t c, size_t sp) {
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (n * c * sp > PD_OMP_MIN_WORK)
+    for (size_t b = 0; b < n; b++) {
+        for (size_t ci = 0; ci < c; ci++) {
+            float *dst = y + (b * c + ci) * sp;
+            const float v = bias ? bias[ci] : 0.0f;
+            for (size_t s = 0; s < sp; s++) dst[s] = v;
+        }
+    }
+}
+
+void pd_bias_grad_add(float *db, const float *dy, size_t n, size_t c,
+                      size_t sp) {
+    /* one thread per channel; each channel sums its n rows of sp values */
+#pragma omp parallel for schedule(static) if (n * c * sp > PD_OMP_MIN_WORK)
+    for (size_t ci = 0; ci < c; ci++) {
+        double acc = 0.0;
+        for (size_t b = 0; b < n; b++) {
+            const float *row = dy + (b * c + ci) * sp;
+            float part = 0.0f;
+            for (size_t s = 0; s < sp; s++) part += row[s];
+            acc += part;
+        }
+        db[ci] += (float)acc;
+    }
+}

@@ -1,0 +1,284 @@
+/*
+ * norm.c — batch norm and group norm (instance norm = group norm with one
+ * channel per group), forward and backward, over x (n, c, sp).
+ *
+ * Semantics follow torch.nn.functional.batch_norm / group_norm:
+ *   y = (x - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps),
+ * with var the biased variance of the normalised set. Batch norm's training
+ * forward also updates the running statistics the PyTorch way:
+ *   running = (1 - momentum) running + momentum stat,
+ * the variance entering that update being the unbiased one (n*sp - 1).
+ *
+ * Means and variances are accumulated in double (two passes: mean, then the
+ * centred sum of squares). Each parallel iteration owns one channel (batch
+ * norm, group-norm dgamma/dbeta) or one (sample, group) block (group norm),
+ * so every sum runs in a fixed order: results are bit-identical whatever the
+ * thread count. Tiny tensors stay serial through the OpenMP `if` clause.
+ */
+#include "ops/ops.h"
+
+#include <math.h>
+
+/* below this many elements a kernel runs on one thread */
+enum { NORM_PAR_MIN = 1 << 15 };
+
+/* ---- batch norm ---------------------------------------------------------- */
+
+/* Mean and biased variance of channel ch of x (n, c, sp), in double. */
+static void channel_moments(double *mean, double *var, const float *x,
+                            size_t ch, const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    double sum = 0.0;
+    for (size_t i = 0; i < s->n; i++) {
+        const float *xp = x + (i * s->c + ch) * s->sp;
+        for (size_t j = 0; j < s->sp; j++) sum += xp[j];
+    }
+    double mu = sum / (double)count;
+    double sq = 0.0;
+    for (size_t i = 0; i < s->n; i++) {
+        const float *xp = x + (i * s->c + ch) * s->sp;
+        for (size_t j = 0; j < s->sp; j++) {
+            double d = (double)xp[j] - mu;
+            sq += d * d;
+        }
+    }
+    *mean = mu;
+    *var = sq / (double)count;
+}
+
+/* y = (x - mu) * a + b on channel ch of x (n, c, sp) */
+static void channel_affine(float *y, const float *x, size_t ch, float mu,
+                           float a, float b, const pd_norm_shape *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        const size_t off = (i * s->c + ch) * s->sp;
+        for (size_t j = 0; j < s->sp; j++) y[off + j] = (x[off + j] - mu) * a + b;
+    }
+}
+
+/* x, y (n, c, sp); mean, rstd (c) or NULL; running_mean/var (c) or NULL;
+ * gamma, beta (c) or NULL. With n*sp == 1 the running variance receives
+ * the biased variance (0): PyTorch refuses that case, we stay finite. */
+void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
+                                float *running_mean, float *running_var,
+                                const float *x, const float *gamma,
+                                const float *beta, float momentum,
+                                const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    if (count == 0) return;
+    const double m = momentum;
+    const int par = count * s->c >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double mu, var;
+        channel_moments(&mu, &var, x, ch, s);
+        double rs = 1.0 / sqrt(var + (double)s->eps);
+        if (mean) mean[ch] = (float)mu;
+        if (rstd) rstd[ch] = (float)rs;
+        if (running_mean)
+            running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mu);
+        if (running_var) {
+            double unbiased = count > 1 ? var * (double)count / (double)(count - 1)
+                                        : var;
+            running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * unbiased);
+        }
+        float g = gamma ? gamma[ch] : 1.0f;
+        float b = beta ? beta[ch] : 0.0f;
+        channel_affine(y, x, ch, (float)mu, (float)rs * g, b, s);
+    }
+}
+
+/* x, y (n, c, sp); running_mean/var (c); gamma, beta (c) or NULL */
+void pd_batchnorm_forward_eval(float *y, const float *x, const float *gamma,
+                               const float *beta, const float *running_mean,
+                               const float *running_var, const pd_norm_shape *s) {
+    const int par = s->n * s->c * s->sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double rs = 1.0 / sqrt((double)running_var[ch] + (double)s->eps);
+        float g = gamma ? gamma[ch] : 1.0f;
+        float b = beta ? beta[ch] : 0.0f;
+        channel_affine(y, x, ch, running_mean[ch], (float)rs * g, b, s);
+    }
+}
+
+/* dy, x, dx (n, c, sp); mean, rstd (c) saved by the training forward.
+ * With xh = (x - mean) rstd and N = n*sp per channel:
+ *   dbeta  += Σ dy,  dgamma += Σ dy xh,
+ *   dx     += gamma rstd (dy - Σdy / N - xh Σ(dy xh) / N). */
+void pd_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x,
+                                 const float *mean, const float *rstd,
+                                 const float *gamma, const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    if (count == 0) return;
+    const int par = count * s->c >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        const float mu = mean[ch], rs = rstd[ch];
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            for (size_t j = 0; j < s->sp; j++) {
+                float xh = (x[off + j] - mu) * rs;
+                sdy += dy[off + j];
+                sdyx += (double)dy[off + j] * xh;
+            }
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (!dx) continue;
+        const float k = (gamma ? gamma[ch] : 1.0f) * rs;
+        const float a = (float)(sdy / (double)count);
+        const float b = (float)(sdyx / (double)count);
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            for (size_t j = 0; j < s->sp; j++) {
+                float xh = (x[off + j] - mu) * rs;
+                dx[off + j] += k * (dy[off + j] - a - xh * b);
+            }
+        }
+    }
+}
+
+/* Eval mode is the fixed affine map y = (x - rm) / sqrt(rv + eps) gamma + beta,
+ * so dx += dy gamma rstd, dgamma += Σ dy (x - rm) rstd, dbeta += Σ dy. */
+void pd_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
+                                const float *dy, const float *x,
+                                const float *gamma, const float *running_mean,
+                                const float *running_var, const pd_norm_shape *s) {
+    const int par = s->n * s->c * s->sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        const float rs = (float)(1.0 / sqrt((double)running_var[ch] + (double)s->eps));
+        const float mu = running_mean[ch];
+        const float k = (gamma ? gamma[ch] : 1.0f) * rs;
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            for (size_t j = 0; j < s->sp; j++) {
+                sdy += dy[off + j];
+                sdyx += (double)dy[off + j] * ((x[off + j] - mu) * rs);
+                if (dx) dx[off + j] += k * dy[off + j];
+            }
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+    }
+}
+
+/* ---- group norm ---------------------------------------------------------- */
+
+/* x, y (n, c, sp); gamma, beta (c) or NULL; mean, rstd (n, groups) or NULL.
+ * groups must divide c; each (sample, group) block is cpg*sp contiguous
+ * values, cpg = c / groups. */
+void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                          const float *gamma, const float *beta, size_t groups,
+                          const pd_norm_shape *s) {
+    if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
+    const size_t cpg = s->c / groups, count = cpg * s->sp;
+    const size_t blocks = s->n * groups;
+    const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t bi = 0; bi < blocks; bi++) {
+        const float *xb = x + bi * count;
+        float *yb = y + bi * count;
+        double sum = 0.0, sq = 0.0;
+        for (size_t j = 0; j < count; j++) sum += xb[j];
+        const double mu = sum / (double)count;
+        for (size_t j = 0; j < count; j++) {
+            double d = (double)xb[j] - mu;
+            sq += d * d;
+        }
+        const double rs = 1.0 / sqrt(sq / (double)count + (double)s->eps);
+        if (mean) mean[bi] = (float)mu;
+        if (rstd) rstd[bi] = (float)rs;
+        const size_t ch0 = (bi % groups) * cpg;
+        for (size_t k = 0; k < cpg; k++) {
+            const float a = (float)rs * (gamma ? gamma[ch0 + k] : 1.0f);
+            const float b = beta ? beta[ch0 + k] : 0.0f;
+            const float muf = (float)mu;
+            for (size_t j = 0; j < s->sp; j++)
+                yb[k * s->sp + j] = (xb[k * s->sp + j] - muf) * a + b;
+        }
+    }
+}
+
+/* dy, x, dx (n, c, sp); mean, rstd (n, groups) from the forward; gamma (c)
+ * or NULL. Per block of M = cpg*sp values, with g = dy gamma:
+ *   dx += rstd (g - Σg / M - xh Σ(g xh) / M);
+ * per channel: dgamma += Σ_{n,sp} dy xh, dbeta += Σ_{n,sp} dy. */
+void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *gamma, size_t groups,
+                           const pd_norm_shape *s) {
+    if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
+    const size_t cpg = s->c / groups, count = cpg * s->sp;
+    const size_t blocks = s->n * groups;
+    const size_t sp = s->sp;
+    if (dx) {
+        const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
+        (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+        for (size_t bi = 0; bi < blocks; bi++) {
+            const size_t off = bi * count, ch0 = (bi % groups) * cpg;
+            const float mu = mean[bi], rs = rstd[bi];
+            double sg = 0.0, sgx = 0.0;
+            for (size_t k = 0; k < cpg; k++) {
+                const float gm = gamma ? gamma[ch0 + k] : 1.0f;
+                for (size_t j = 0; j < sp; j++) {
+                    const size_t e = off + k * sp + j;
+                    float g = dy[e] * gm;
+                    sg += g;
+                    sgx += (double)g * ((x[e] - mu) * rs);
+                }
+            }
+            const float a = (float)(sg / (double)count);
+            const float b = (float)(sgx / (double)count);
+            for (size_t k = 0; k < cpg; k++) {
+                const float gm = gamma ? gamma[ch0 + k] : 1.0f;
+                for (size_t j = 0; j < sp; j++) {
+                    const size_t e = off + k * sp + j;
+                    float xh = (x[e] - mu) * rs;
+                    dx[e] += rs * (dy[e] * gm - a - xh * b);
+                }
+            }
+        }
+    }
+    if (!dgamma && !dbeta) return;
+    const int par = s->n * s->c * sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t bi = i * groups + ch / cpg;
+            const float mu = mean[bi], rs = rstd[bi];
+            const size_t off = (i * s->c + ch) * sp;
+            for (size_t j = 0; j < sp; j++) {
+                sdy += dy[off + j];
+                sdyx += (double)dy[off + j] * ((x[off + j] - mu) * rs);
+            }
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+    }
+}

@@ -1,0 +1,648 @@
+/*
+ * test_ops_conv.c — the convolution family of src/ops: linear, conv1d,
+ * conv_transpose1d, conv2d, max-pool 2d, global average pool.
+ *
+ *  1. optimized vs naive reference (src/ops/ref) on random shape sweeps:
+ *     odd sizes, stride 1..3, padding 0..2, output_padding, k 1/3/5,
+ *     batch 1..3, with and without bias; backward must ADD into gradients
+ *     that start non-zero; scratch starts as NaN garbage.
+ *  2. backward vs central finite differences of loss = Σ y·r for x, w, b
+ *     of each op, max-pool inputs kept away from ties.
+ *  3. tiny hand-computed values: conv1d, conv_transpose1d, im2col layouts,
+ *     max-pool argmax (ties, overlapping windows), gap, linear.
+ *  4. NULL gradients are skipped, and the others are unchanged by that.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/im2col.h"
+#include "ops/ops.h"
+#include "ops/ref/ref.h"
+#include "testutil.h"
+
+#define RTOL 1e-4
+#define ATOL 1e-5
+
+/* ---- one test case of a weighted op, whatever its kind ------------------ */
+
+typedef enum { OP_LINEAR, OP_CONV1D, OP_CONVT1D, OP_CONV2D } op_kind;
+
+typedef struct {
+    op_kind kind;
+    pd_linear_shape ls;
+    pd_conv1d_shape cs;
+    pd_convt1d_shape ts;
+    pd_conv2d_shape s2;
+    int has_bias;
+    size_t nx, nw, nb, ny, nscr;
+    float *x, *w, *b, *y, *r, *scr;
+} op_case;
+
+static float *alloc_floats(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+/* scratch starts as NaN so a kernel reading what it never wrote shows up */
+static void poison(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+}
+
+/* sizes from the shape, buffers allocated and filled from r */
+static void case_setup(op_case *c, pd_rng *rng) {
+    switch (c->kind) {
+    case OP_LINEAR:
+        c->nx = c->ls.n * c->ls.in;
+        c->nw = c->ls.out * c->ls.in;
+        c->nb = c->ls.out;
+        c->ny = c->ls.n * c->ls.out;
+        c->nscr = 0;
+        break;
+    case OP_CONV1D:
+        c->nx = c->cs.n * c->cs.cin * c->cs.lin;
+        c->nw = c->cs.cout * c->cs.cin * c->cs.k;
+        c->nb = c->cs.cout;
+        c->ny = c->cs.n * c->cs.cout * pd_conv1d_lout(&c->cs);
+        c->nscr = pd_conv1d_scratch(&c->cs);
+        break;
+    case OP_CONVT1D:
+        c->nx = c->ts.n * c->ts.cin * c->ts.lin;
+        c->nw = c->ts.cin * c->ts.cout * c->ts.k;
+        c->nb = c->ts.cout;
+        c->ny = c->ts.n * c->ts.cout * pd_convt1d_lout(&c->ts);
+        c->nscr = pd_convt1d_scratch(&c->ts);
+        break;
+    case OP_CONV2D:
+        c->nx = c->s2.n * c->s2.cin * c->s2.h * c->s2.w;
+        c->nw = c->s2.cout * c->s2.cin * c->s2.k * c->s2.k;
+        c->nb = c->s2.cout;
+        c->ny = c->s2.n * c->s2.cout * pd_conv2d_hout(&c->s2) *
+                pd_conv2d_wout(&c->s2);
+        c->nscr = pd_conv2d_scratch(&c->s2);
+        break;
+    }
+    c->x = alloc_floats(c->nx);
+    c->w = alloc_floats(c->nw);
+    c->b = alloc_floats(c->nb);
+    c->y = alloc_floats(c->ny);
+    c->r = alloc_floats(c->ny);
+    c->scr = alloc_floats(c->nscr);
+    tu_fill(rng, c->x, c->nx, -1.0f, 1.0f);
+    tu_fill(rng, c->w, c->nw, -1.0f, 1.0f);
+    tu_fill(rng, c->b, c->nb, -1.0f, 1.0f);
+    tu_fill(rng, c->r, c->ny, -1.0f, 1.0f);
+    poison(c->scr, c->nscr);
+}
+
+static void case_free(op_case *c) {
+    free(c->x);
+    free(c->w);
+    free(c->b);
+    free(c->y);
+    free(c->r);
+    free(c->scr);
+}
+
+static const float *bias_of(const op_case *c) { return c->has_bias ? c->b : NULL; }
+
+/* y = op(x, w, b), optimized (ref = 0) or naive (ref = 1) */
+static void case_forward(op_case *c, float *y, int ref) {
+    const float *b = bias_of(c);
+    switch (c->kind) {
+    case OP_LINEAR:
+        if (ref) pd_ref_linear_forward(y, c->x, c->w, b, &c->ls);
+        else pd_linear_forward(y, c->x, c->w, b, &c->ls);
+        break;
+    case OP_CONV1D:
+        if (ref) pd_ref_conv1d_forward(y, c->x, c->w, b, &c->cs);
+        else pd_conv1d_forward(y, c->x, c->w, b, &c->cs, c->scr);
+        break;
+    case OP_CONVT1D:
+        if (ref) pd_ref_convt1d_forward(y, c->x, c->w, b, &c->ts);
+        else pd_convt1d_forward(y, c->x, c->w, b, &c->ts, c->scr);
+        break;
+    case OP_CONV2D:
+        if (ref) pd_ref_conv2d_forward(y, c->x, c->w, b, &c->s2);
+        else pd_conv2d_forward(y, c->x, c->w, b, &c->s2, c->scr);
+        break;
+    }
+}
+
+/* dx, dw, db += gradients of Σ y·dy (each may be NULL) */
+static void case_backward(op_case *c, float *dx, float *dw, float *db,
+                          const float *dy, int ref) {
+    switch (c->kind) {
+    case OP_LINEAR:
+        if (ref) pd_ref_linear_backward(dx, dw, db, dy, c->x, c->w, &c->ls);
+        else pd_linear_backward(dx, dw, db, dy, c->x, c->w, &c->ls);
+        break;
+    case OP_CONV1D:
+        if (ref) pd_ref_conv1d_backward(dx, dw, db, dy, c->x, c->w, &c->cs);
+        else pd_conv1d_backward(dx, dw, db, dy, c->x, c->w, &c->cs, c->scr);
+        break;
+    case OP_CONVT1D:
+        if (ref) pd_ref_convt1d_backward(dx, dw, db, dy, c->x, c->w, &c->ts);
+        else pd_convt1d_backward(dx, dw, db, dy, c->x, c->w, &c->ts, c->scr);
+        break;
+    case OP_CONV2D:
+        if (ref) pd_ref_conv2d_backward(dx, dw, db, dy, c->x, c->w, &c->s2);
+        else pd_conv2d_backward(dx, dw, db, dy, c->x, c->w, &c->s2, c->scr);
+        break;
+    }
+}
+
+/* ---- random shapes ------------------------------------------------------ */
+
+static size_t rnd(pd_rng *r, size_t lo, size_t hi) { /* uniform in [lo, hi] */
+    return lo + pd_rng_below(r, (uint32_t)(hi - lo + 1));
+}
+
+static size_t rnd_k(pd_rng *r) {
+    static const size_t ks[3] = {1, 3, 5};
+    return ks[pd_rng_below(r, 3)];
+}
+
+static void random_shape(op_case *c, op_kind kind, pd_rng *r) {
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->has_bias = pd_rng_below(r, 4) != 0;
+    size_t n = rnd(r, 1, 3), cin = rnd(r, 1, 5), cout = rnd(r, 1, 5);
+    size_t k = rnd_k(r), stride = rnd(r, 1, 3), pad = rnd(r, 0, 2);
+    switch (kind) {
+    case OP_LINEAR:
+        c->ls = (pd_linear_shape){rnd(r, 1, 5), rnd(r, 1, 13), rnd(r, 1, 11)};
+        break;
+    case OP_CONV1D: {
+        /* lin + 2 pad >= k so that at least one output exists */
+        size_t lin = rnd(r, k > 2 * pad ? k - 2 * pad : 1, 17);
+        c->cs = (pd_conv1d_shape){n, cin, cout, lin, k, stride, pad, PD_MATH_F32};
+        break;
+    }
+    case OP_CONVT1D: {
+        size_t lin = rnd(r, 1, 11), op = rnd(r, 0, stride - 1);
+        c->ts = (pd_convt1d_shape){n, cin, cout, lin, k, stride, pad, op,
+                                   PD_MATH_F32};
+        if (pd_convt1d_lout(&c->ts) == 0) c->ts.pad = 0;
+        break;
+    }
+    case OP_CONV2D: {
+        size_t lo = k > 2 * pad ? k - 2 * pad : 1;
+        c->s2 = (pd_conv2d_shape){n, cin, cout, rnd(r, lo, 11), rnd(r, lo, 11),
+                                  k, stride, pad, PD_MATH_F32};
+        break;
+    }
+    }
+}
+
+/* ---- 1. optimized vs reference ------------------------------------------ */
+
+/* forward and backward of one case, optimized vs reference; gradients start
+ * from the same random values, so "adds into" is checked too */
+static void check_against_ref(op_case *c, pd_rng *rng) {
+    float *yr = alloc_floats(c->ny);
+    case_forward(c, c->y, 0);
+    case_forward(c, yr, 1);
+    TU_ASSERT_CLOSE(c->y, yr, c->ny, RTOL, ATOL);
+
+    float *g[3], *gr[3];
+    size_t ng[3] = {c->nx, c->nw, c->nb};
+    for (int i = 0; i < 3; i++) {
+        g[i] = alloc_floats(ng[i]);
+        gr[i] = alloc_floats(ng[i]);
+        tu_fill(rng, g[i], ng[i], -1.0f, 1.0f);
+        memcpy(gr[i], g[i], ng[i] * sizeof(float));
+    }
+    poison(c->scr, c->nscr);
+    case_backward(c, g[0], g[1], g[2], c->r, 0);
+    case_backward(c, gr[0], gr[1], gr[2], c->r, 1);
+    TU_ASSERT_CLOSE(g[0], gr[0], c->nx, RTOL, ATOL);
+    TU_ASSERT_CLOSE(g[1], gr[1], c->nw, RTOL, ATOL);
+    TU_ASSERT_CLOSE(g[2], gr[2], c->nb, RTOL, ATOL);
+    for (int i = 0; i < 3; i++) {
+        free(g[i]);
+        free(gr[i]);
+    }
+    free(yr);
+}
+
+static void sweep(op_kind kind, uint64_t seed, int trials) {
+    pd_rng r;
+    pd_rng_seed(&r, seed, 0);
+    for (int t = 0; t < trials; t++) {
+        op_case c;
+        random_shape(&c, kind, &r);
+        case_setup(&c, &r);
+        check_against_ref(&c, &r);
+        case_free(&c);
+    }
+}
+
+static void test_linear_vs_ref(void **state) {
+    (void)state;
+    sweep(OP_LINEAR, 11, 60);
+}
+
+static void test_conv1d_vs_ref(void **state) {
+    (void)state;
+    sweep(OP_CONV1D, 12, 200);
+}
+
+static void test_convt1d_vs_ref(void **state) {
+    (void)state;
+    sweep(OP_CONVT1D, 13, 200);
+}
+
+static void test_conv2d_vs_ref(void **state) {
+    (void)state;
+    sweep(OP_CONV2D, 14, 120);
+}
+
+/* shapes big enough for the multi-threaded loops and for the layer shapes
+ * of the p-diff autoencoder (stride f = kernel, tiny channel counts) */
+static void test_larger_shapes_vs_ref(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 15, 0);
+    const pd_conv1d_shape c1[] = {
+        {4, 8, 16, 700, 3, 1, 1, PD_MATH_F32},
+        {3, 1, 4, 1250, 5, 1, 1, PD_MATH_F32},
+        {3, 4, 4, 1248, 5, 5, 0, PD_MATH_F32},
+        {2, 64, 8, 300, 3, 1, 2, PD_MATH_F32},
+        {5, 24, 40, 52, 3, 1, 1, PD_MATH_F32},
+    };
+    const pd_convt1d_shape t1[] = {
+        {3, 8, 8, 400, 5, 5, 0, 0, PD_MATH_F32},
+        {2, 48, 32, 40, 3, 3, 0, 0, PD_MATH_F32},
+        {3, 2, 2, 700, 3, 3, 1, 2, PD_MATH_F32},
+    };
+    const pd_conv2d_shape c2[] = {
+        {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32},
+        {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32},
+    };
+    for (size_t i = 0; i < sizeof c1 / sizeof c1[0]; i++) {
+        op_case c = {.kind = OP_CONV1D, .cs = c1[i], .has_bias = 1};
+        case_setup(&c, &r);
+        check_against_ref(&c, &r);
+        case_free(&c);
+    }
+    for (size_t i = 0; i < sizeof t1 / sizeof t1[0]; i++) {
+        op_case c = {.kind = OP_CONVT1D, .ts = t1[i], .has_bias = 1};
+        case_setup(&c, &r);
+        check_against_ref(&c, &r);
+        case_free(&c);
+    }
+    for (size_t i = 0; i < sizeof c2 / sizeof c2[0]; i++) {
+        op_case c = {.kind = OP_CONV2D, .s2 = c2[i], .has_bias = 1};
+        case_setup(&c, &r);
+        check_against_ref(&c, &r);
+        case_free(&c);
+    }
+    op_case c = {.kind = OP_LINEAR, .ls = {37, 300, 129}, .has_bias = 1};
+    case_setup(&c, &r);
+    check_against_ref(&c, &r);
+    case_free(&c);
+}
+
+/* ---- 2. finite differences ---------------------------------------------- */
+
+static double case_loss(void *ctx) {
+    op_case *c = ctx;
+    case_forward(c, c->y, 0);
+    return tu_dot(c->y, c->r, c->ny);
+}
+
+#define GC_H 1e-2f
+#define GC_TOL 1e-2
+#define GC_FLOOR 1e-3
+
+static void gradcheck_case(op_case *c) {
+    float *dx = calloc(c->nx, sizeof(float)), *dw = calloc(c->nw, sizeof(float));
+    float *db = calloc(c->nb, sizeof(float));
+    assert_true(dx && dw && db);
+    case_backward(c, dx, dw, db, c->r, 0);
+    double ex = tu_gradcheck(case_loss, c, c->x, dx, c->nx, 64, GC_H, GC_FLOOR);
+    double ew = tu_gradcheck(case_loss, c, c->w, dw, c->nw, 64, GC_H, GC_FLOOR);
+    double eb = c->has_bias
+                    ? tu_gradcheck(case_loss, c, c->b, db, c->nb, 64, GC_H, GC_FLOOR)
+                    : 0.0;
+    if (!(ex < GC_TOL && ew < GC_TOL && eb < GC_TOL))
+        fail_msg("op %d gradcheck: dx %g dw %g db %g", (int)c->kind, ex, ew, eb);
+    free(dx);
+    free(dw);
+    free(db);
+}
+
+static void test_gradcheck_weighted(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 21, 0);
+    op_case cases[] = {
+        {.kind = OP_LINEAR, .ls = {3, 7, 5}, .has_bias = 1},
+        {.kind = OP_CONV1D, .cs = {2, 3, 4, 11, 3, 2, 1, PD_MATH_F32}, .has_bias = 1},
+        {.kind = OP_CONV1D, .cs = {3, 2, 3, 9, 5, 1, 2, PD_MATH_F32}, .has_bias = 1},
+        {.kind = OP_CONVT1D,
+         .ts = {2, 3, 2, 6, 3, 3, 1, 2, PD_MATH_F32}, .has_bias = 1},
+        {.kind = OP_CONVT1D,
+         .ts = {1, 2, 3, 5, 5, 2, 0, 1, PD_MATH_F32}, .has_bias = 1},
+        {.kind = OP_CONV2D,
+         .s2 = {2, 2, 3, 7, 6, 3, 2, 1, PD_MATH_F32}, .has_bias = 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        case_setup(&cases[i], &r);
+        gradcheck_case(&cases[i]);
+        case_free(&cases[i]);
+    }
+}
+
+typedef struct {
+    pd_pool2d_shape s;
+    float *x, *y, *r;
+    int32_t *am;
+    size_t ny;
+} pool_ctx;
+
+static double pool_loss(void *ctx) {
+    pool_ctx *p = ctx;
+    pd_maxpool2d_forward(p->y, p->am, p->x, &p->s);
+    return tu_dot(p->y, p->r, p->ny);
+}
+
+static void test_gradcheck_maxpool(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 22, 0);
+    const pd_pool2d_shape shapes[] = {{2, 3, 7, 8, 2, 2}, {1, 2, 9, 7, 3, 2},
+                                      {2, 1, 5, 6, 3, 1}};
+    for (size_t si = 0; si < 3; si++) {
+        pool_ctx p = {.s = shapes[si]};
+        size_t nx = p.s.n * p.s.c * p.s.h * p.s.w;
+        p.ny = p.s.n * p.s.c * pd_pool2d_hout(&p.s) * pd_pool2d_wout(&p.s);
+        /* distinct values 0.05 apart: a ±0.01 step never changes the argmax */
+        int32_t *perm = malloc(nx * sizeof(int32_t));
+        assert_non_null(perm);
+        for (size_t i = 0; i < nx; i++) perm[i] = (int32_t)i;
+        pd_rng_shuffle(&r, perm, nx);
+        p.x = alloc_floats(nx);
+        for (size_t i = 0; i < nx; i++) p.x[i] = 0.05f * (float)perm[i] - 2.0f;
+        p.y = alloc_floats(p.ny);
+        p.r = alloc_floats(p.ny);
+        p.am = malloc(p.ny * sizeof(int32_t));
+        assert_non_null(p.am);
+        tu_fill(&r, p.r, p.ny, -1.0f, 1.0f);
+        float *dx = calloc(nx, sizeof(float));
+        assert_non_null(dx);
+        pd_maxpool2d_forward(p.y, p.am, p.x, &p.s);
+        pd_maxpool2d_backward(dx, p.r, p.am, &p.s);
+        double e = tu_gradcheck(pool_loss, &p, p.x, dx, nx, 400, GC_H, GC_FLOOR);
+        if (!(e < GC_TOL)) fail_msg("maxpool gradcheck %zu: %g", si, e);
+        free(perm);
+        free(p.x);
+        free(p.y);
+        free(p.r);
+        free(p.am);
+        free(dx);
+    }
+}
+
+typedef struct {
+    float *x, *y, *r;
+    size_t n, c, sp;
+} gap_ctx;
+
+static double gap_loss(void *ctx) {
+    gap_ctx *g = ctx;
+    pd_gap_forward(g->y, g->x, g->n, g->c, g->sp);
+    return tu_dot(g->y, g->r, g->n * g->c);
+}
+
+static void test_gradcheck_gap(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 23, 0);
+    gap_ctx g = {.n = 3, .c = 4, .sp = 13};
+    size_t nx = g.n * g.c * g.sp, ny = g.n * g.c;
+    g.x = alloc_floats(nx);
+    g.y = alloc_floats(ny);
+    g.r = alloc_floats(ny);
+    float *dx = calloc(nx, sizeof(float));
+    assert_non_null(dx);
+    tu_fill(&r, g.x, nx, -1.0f, 1.0f);
+    tu_fill(&r, g.r, ny, -1.0f, 1.0f);
+    pd_gap_backward(dx, g.r, g.n, g.c, g.sp);
+    double e = tu_gradcheck(gap_loss, &g, g.x, dx, nx, 200, GC_H, GC_FLOOR);
+    if (!(e < GC_TOL)) fail_msg("gap gradcheck: %g", e);
+    free(g.x);
+    free(g.y);
+    free(g.r);
+    free(dx);
+}
+
+/* ---- 3. tiny exact values ----------------------------------------------- */
+
+static void assert_floats(const float *got, const float *want, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(got[i] - want[i]) > 1e-6f)
+            fail_msg("element %zu: got %g want %g", i, (double)got[i],
+                     (double)want[i]);
+}
+
+static void test_conv1d_exact(void **state) {
+    (void)state;
+    /* x = 1..5, w = [1 2 3], pad 1, bias 0.5:
+     * y[l] = x[l-1] + 2 x[l] + 3 x[l+1] + 0.5 */
+    const float x[5] = {1, 2, 3, 4, 5}, w[3] = {1, 2, 3}, b[1] = {0.5f};
+    const pd_conv1d_shape s = {1, 1, 1, 5, 3, 1, 1, PD_MATH_F32};
+    float scr[64], y[5];
+    assert_int_equal(pd_conv1d_lout(&s), 5);
+    assert_true(pd_conv1d_scratch(&s) <= 64);
+    pd_conv1d_forward(y, x, w, b, &s, scr);
+    assert_floats(y, (const float[]){8.5f, 14.5f, 20.5f, 26.5f, 14.5f}, 5);
+    /* dy = 1: dx[p] = Σ of the taps that reach p; dw[t] = Σ shifted x */
+    const float dy[5] = {1, 1, 1, 1, 1};
+    float dx[5] = {0}, dw[3] = {0}, db[1] = {1};
+    pd_conv1d_backward(dx, dw, db, dy, x, w, &s, scr);
+    assert_floats(dx, (const float[]){3, 6, 6, 6, 5}, 5);
+    assert_floats(dw, (const float[]){10, 15, 14}, 3);
+    assert_floats(db, (const float[]){6}, 1);
+}
+
+static void test_convt1d_exact(void **state) {
+    (void)state;
+    /* x = [1 2], w = [1 2 3], stride 2, out_pad 1: each x[i] stamps
+     * x[i]·w at 2i; y = [1 2 3+2 4 6 0] + bias */
+    const float x[2] = {1, 2}, w[3] = {1, 2, 3}, b[1] = {-1};
+    const pd_convt1d_shape s = {1, 1, 1, 2, 3, 2, 0, 1, PD_MATH_F32};
+    float scr[64], y[6];
+    assert_int_equal(pd_convt1d_lout(&s), 6);
+    assert_true(pd_convt1d_scratch(&s) <= 64);
+    pd_convt1d_forward(y, x, w, b, &s, scr);
+    assert_floats(y, (const float[]){0, 1, 4, 3, 5, -1}, 6);
+    /* dy = e_2 (third output): dx[i] = w[2 - 2i], dw[t] = x[(2 - t)/2] */
+    const float dy[6] = {0, 0, 1, 0, 0, 0};
+    float dx[2] = {0}, dw[3] = {0}, db[1] = {0};
+    pd_convt1d_backward(dx, dw, db, dy, x, w, &s, scr);
+    assert_floats(dx, (const float[]){3, 1}, 2);
+    assert_floats(dw, (const float[]){2, 0, 1}, 3);
+    assert_floats(db, (const float[]){1}, 1);
+    /* pad 1 crops one element each side: lout = 3 */
+    const pd_convt1d_shape sp = {1, 1, 1, 2, 3, 2, 1, 0, PD_MATH_F32};
+    assert_int_equal(pd_convt1d_lout(&sp), 3);
+    pd_convt1d_forward(y, x, w, NULL, &sp, scr);
+    assert_floats(y, (const float[]){2, 5, 4}, 3);
+}
+
+static void test_im2col_layout(void **state) {
+    (void)state;
+    /* two samples of length 4, k 2, stride 2, pad 1 → lout 3; row t reads
+     * positions 2l + t - 1 */
+    const float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const pd_col1d_geom g = {2, 1, 4, 2, 2, 1, 3};
+    float col[12], back[8] = {0};
+    pd_im2col1d(col, x, &g);
+    assert_floats(col, (const float[]){0, 2, 4, 0, 6, 8, 1, 3, 0, 5, 7, 0}, 12);
+    /* col2im of all ones counts how many windows cover each position */
+    for (int i = 0; i < 12; i++) col[i] = 1;
+    pd_col2im1d_add(back, col, &g);
+    assert_floats(back, (const float[]){1, 1, 1, 1, 1, 1, 1, 1}, 8);
+
+    /* 3x3 image 1..9, k 2, stride 1, no pad → four 2x2 outputs */
+    const float im[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const pd_col2d_geom g2 = {1, 1, 3, 3, 2, 1, 0, 2, 2};
+    float col2[16], back2[9] = {0};
+    pd_im2col2d(col2, im, &g2);
+    assert_floats(col2, (const float[]){1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8,
+                                        5, 6, 8, 9},
+                  16);
+    for (int i = 0; i < 16; i++) col2[i] = 1;
+    pd_col2im2d_add(back2, col2, &g2);
+    assert_floats(back2, (const float[]){1, 2, 1, 2, 4, 2, 1, 2, 1}, 9);
+
+    /* 2x2 image, k 3, pad 1, stride 2 → one output whose 3x3 window
+     * starts at (-1, -1): row ky = 0 and column kx = 0 are padding */
+    const pd_col2d_geom g3 = {1, 1, 2, 2, 3, 2, 1, 1, 1};
+    float col3[9];
+    pd_im2col2d(col3, (const float[]){1, 2, 3, 4}, &g3);
+    assert_floats(col3, (const float[]){0, 0, 0, 0, 1, 2, 0, 3, 4}, 9);
+}
+
+static void test_maxpool_exact(void **state) {
+    (void)state;
+    /* plane 0 and its negation as plane 1; k 2 stride 2; ties → first */
+    float x[32];
+    const float p0[16] = {1, 5, 2, 0, 3, 4, 8, 8, 9, 0, 1, 1, 0, 2, 1, 7};
+    for (int i = 0; i < 16; i++) {
+        x[i] = p0[i];
+        x[16 + i] = -p0[i] + 0.0f;
+    }
+    const pd_pool2d_shape s = {1, 2, 4, 4, 2, 2};
+    float y[8];
+    int32_t am[8];
+    pd_maxpool2d_forward(y, am, x, &s);
+    assert_floats(y, (const float[]){5, 8, 9, 7, -1, 0, 0, -1}, 8);
+    const int32_t want[8] = {1, 6, 8, 15, 16, 19, 25, 26};
+    for (int i = 0; i < 8; i++) assert_int_equal(am[i], want[i]);
+    float dx[32];
+    for (int i = 0; i < 32; i++) dx[i] = 1;
+    pd_maxpool2d_backward(dx, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, am, &s);
+    for (int i = 0; i < 32; i++) {
+        float add = 0;
+        for (int j = 0; j < 8; j++)
+            if (want[j] == i) add = (float)(j + 1);
+        assert_true(dx[i] == 1 + add);
+    }
+    /* overlapping windows (stride 1) share a maximum: gradients add */
+    const pd_pool2d_shape s2 = {1, 1, 2, 3, 2, 1};
+    const float x2[6] = {1, 9, 2, 3, 4, 5};
+    float y2[2], dx2[6] = {0};
+    int32_t am2[2];
+    assert_int_equal(pd_pool2d_hout(&s2), 1);
+    assert_int_equal(pd_pool2d_wout(&s2), 2);
+    pd_maxpool2d_forward(y2, am2, x2, &s2);
+    assert_floats(y2, (const float[]){9, 9}, 2);
+    pd_maxpool2d_backward(dx2, (const float[]){0.5f, 2}, am2, &s2);
+    assert_floats(dx2, (const float[]){0, 2.5f, 0, 0, 0, 0}, 6);
+}
+
+static void test_gap_exact(void **state) {
+    (void)state;
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    float y[2], dx[6] = {1, 1, 1, 1, 1, 1};
+    pd_gap_forward(y, x, 1, 2, 3);
+    assert_floats(y, (const float[]){2, 5}, 2);
+    pd_gap_backward(dx, (const float[]){3, 6}, 1, 2, 3);
+    assert_floats(dx, (const float[]){2, 2, 2, 3, 3, 3}, 6);
+}
+
+static void test_linear_exact(void **state) {
+    (void)state;
+    const float x[2] = {1, 2}, w[4] = {1, 2, 3, 4}, b[2] = {0.5f, -1};
+    const pd_linear_shape s = {1, 2, 2};
+    float y[2];
+    pd_linear_forward(y, x, w, b, &s);
+    assert_floats(y, (const float[]){5.5f, 10}, 2);
+    float dx[2] = {0}, dw[4] = {0}, db[2] = {0};
+    pd_linear_backward(dx, dw, db, (const float[]){1, -1}, x, w, &s);
+    assert_floats(dx, (const float[]){-2, -2}, 2);
+    assert_floats(dw, (const float[]){1, 2, -1, -2}, 4);
+    assert_floats(db, (const float[]){1, -1}, 2);
+}
+
+/* ---- 4. NULL gradients -------------------------------------------------- */
+
+/* each gradient alone equals the one computed with all three requested */
+static void test_null_grads(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 31, 0);
+    for (int kind = OP_LINEAR; kind <= OP_CONV2D; kind++) {
+        for (int trial = 0; trial < 4; trial++) {
+            op_case c;
+            random_shape(&c, (op_kind)kind, &r);
+            c.has_bias = 1;
+            case_setup(&c, &r);
+            float *all[3], *one[3];
+            size_t ng[3] = {c.nx, c.nw, c.nb};
+            for (int i = 0; i < 3; i++) {
+                all[i] = calloc(ng[i] ? ng[i] : 1, sizeof(float));
+                one[i] = calloc(ng[i] ? ng[i] : 1, sizeof(float));
+                assert_true(all[i] && one[i]);
+            }
+            case_backward(&c, all[0], all[1], all[2], c.r, 0);
+            case_backward(&c, NULL, one[1], one[2], c.r, 0); /* no dx */
+            case_backward(&c, one[0], NULL, NULL, c.r, 0);  /* dx only */
+            case_backward(&c, NULL, NULL, NULL, c.r, 0);    /* nothing */
+            for (int i = 0; i < 3; i++) {
+                TU_ASSERT_CLOSE(one[i], all[i], ng[i], 1e-6, 1e-7);
+                free(all[i]);
+                free(one[i]);
+            }
+            case_free(&c);
+        }
+    }
+    pd_maxpool2d_backward(NULL, NULL, NULL, &(pd_pool2d_shape){1, 1, 2, 2, 2, 2});
+    pd_gap_backward(NULL, NULL, 1, 1, 1);
+}
+
+int main(void) {
+    pd_set_threads(0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv1d_exact),
+        cmocka_unit_test(test_convt1d_exact),
+        cmocka_unit_test(test_im2col_layout),
+        cmocka_unit_test(test_maxpool_exact),
+        cmocka_unit_test(test_gap_exact),
+        cmocka_unit_test(test_linear_exact),
+        cmocka_unit_test(test_linear_vs_ref),
+        cmocka_unit_test(test_conv1d_vs_ref),
+        cmocka_unit_test(test_convt1d_vs_ref),
+        cmocka_unit_test(test_conv2d_vs_ref),
+        cmocka_unit_test(test_larger_shapes_vs_ref),
+        cmocka_unit_test(test_gradcheck_weighted),
+        cmocka_unit_test(test_gradcheck_maxpool),
+        cmocka_unit_test(test_gradcheck_gap),
+        cmocka_unit_test(test_null_grads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,191 @@
+/*
+ * cli.c — option parsing, progress bars and error lines for the pdiff tool.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_usage(const char *usage, const cli_opt *opts) {
+    printf("%s\n\nOptions:\n", usage);
+    for (const cli_opt *o = opts; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-26s %s\n", left, o->help);
+    }
+    printf("  %-26s %s\n", "--threads N", "threads for OpenMP and BLAS (default: PDIFF_THREADS or all cores)");
+}
+
+static cli_opt *find_opt(cli_opt *opts, const char *name, size_t len) {
+    for (cli_opt *o = opts; o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, int first, cli_opt *opts, const char *usage,
+              const char **pos, int maxpos, int *npos) {
+    *npos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_usage(usage, opts);
+            return 1;
+        }
+        if (!strcmp(a, "--threads")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pdiff: --threads needs a value\n");
+                return 2;
+            }
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "pdiff: --threads: '%s' is not a thread count\n", argv[i]);
+                return 2;
+            }
+            pd_set_threads((int)n);
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            const char *eq = strchr(a, '=');
+            size_t len = eq ? (size_t)(eq - a) : strlen(a);
+            cli_opt *o = find_opt(opts, a, len);
+            if (!o) {
+                fprintf(stderr, "pdiff: unknown option '%.*s' (see --help)\n", (int)len, a);
+                return 2;
+            }
+            if (!o->arg) {
+                o->value = "1";
+            } else if (eq) {
+                o->value = eq + 1;
+            } else if (i + 1 < argc) {
+                o->value = argv[++i];
+            } else {
+                fprintf(stderr, "pdiff: option %s needs a value (%s)\n", o->name, o->arg);
+                return 2;
+            }
+            continue;
+        }
+        if (*npos >= maxpos) {
+            fprintf(stderr, "pdiff: unexpected argument '%s' (see --help)\n", a);
+            return 2;
+        }
+        pos[(*npos)++] = a;
+    }
+    return 0;
+}
+
+const char *cli_get(const cli_opt *opts, const char *name) {
+    for (const cli_opt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name)) return o->value;
+    return NULL;
+}
+
+long cli_long(const cli_opt *opts, const char *name, long dflt) {
+    const char *v = cli_get(opts, name);
+    if (!v) return dflt;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v) {
+        fprintf(stderr, "pdiff: %s: '%s' is not an integer\n", name, v);
+        exit(2);
+    }
+    return x;
+}
+
+double cli_double(const cli_opt *opts, const char *name, double dflt) {
+    const char *v = cli_get(opts, name);
+    if (!v) return dflt;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || end == v || !isfinite(x)) {
+        fprintf(stderr, "pdiff: %s: '%s' is not a number\n", name, v);
+        exit(2);
+    }
+    return x;
+}
+
+int cli_flag(const cli_opt *opts, const char *name) { return cli_get(opts, name) != NULL; }
+
+size_t cli_list(const char *s, const char **out, size_t max) {
+    if (!s || !*s) return 0;
+    char *copy = strdup(s); /* lives until exit, like argv */
+    size_t n = 0;
+    for (char *tok = strtok(copy, ","); tok && n < max; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+int cli_error(pd_status st) {
+    fprintf(stderr, "pdiff: %s\n", pd_last_error());
+    return st == PD_ERR_ARG ? 2 : 1;
+}
+
+/* ---- progress --------------------------------------------------------- */
+typedef struct {
+    int tty;
+    char phase[32];
+    double start, last_print;
+    long last_done;
+} progress_state;
+
+static progress_state prog;
+
+static void fmt_time(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e6) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_fn(void *ctx, const char *phase, long done, long total, const char *info) {
+    (void)ctx;
+    double now = cli_now();
+    if (strcmp(prog.phase, phase) != 0 || done < prog.last_done) {
+        if (prog.tty && prog.phase[0]) fputc('\n', stderr);
+        snprintf(prog.phase, sizeof prog.phase, "%s", phase);
+        prog.start = now;
+        prog.last_print = 0;
+    }
+    prog.last_done = done;
+    double frac = total > 0 ? (double)done / (double)total : 0.0;
+    double eta = frac > 0 ? (now - prog.start) * (1.0 - frac) / frac : -1;
+    char e[64], el[64];
+    fmt_time(e, sizeof e, eta);
+    fmt_time(el, sizeof el, now - prog.start);
+    if (prog.tty) {
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '-';
+        bar[30] = 0;
+        fprintf(stderr, "\r%-12s [%s] %3.0f%% %ld/%ld %s ETA %s  %s\033[K", phase, bar,
+                100 * frac, done, total, el, e, info ? info : "");
+        if (done >= total) {
+            fputc('\n', stderr);
+            prog.phase[0] = 0;
+        }
+    } else if (done >= total || now - prog.last_print >= 10.0) {
+        fprintf(stderr, "%s: %ld/%ld (%.0f%%) elapsed %s ETA %s %s\n", phase, done, total,
+                100 * frac, el, e, info ? info : "");
+        prog.last_print = now;
+    }
+    fflush(stderr);
+}
+
+pd_progress cli_progress(void) {
+    prog.tty = isatty(2);
+    return (pd_progress){progress_fn, NULL};
+}

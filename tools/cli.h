@@ -1,0 +1,51 @@
+/*
+ * cli.h — what the subcommands of the pdiff tool share: option parsing,
+ * progress rendering, error reporting. The CLI is the only part of pdiff
+ * that prints to the user and exits.
+ */
+#ifndef PD_CLI_H
+#define PD_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/progress.h"
+#include "pdiff.h"
+
+/* one option of a subcommand; value NULL for flags */
+typedef struct {
+    const char *name;  /* "--lr" or "-K" */
+    const char *arg;   /* metavar shown in help, NULL: a flag */
+    const char *help;
+    const char *value; /* set by cli_parse (flag: "1") */
+} cli_opt;
+
+/* parses argv[first..] into opts; positional arguments go to pos (up to
+ * maxpos). Returns 0, or prints a one-line error and returns 2. "--help"
+ * prints usage and returns 1. */
+int cli_parse(int argc, char **argv, int first, cli_opt *opts, const char *usage,
+              const char **pos, int maxpos, int *npos);
+const char *cli_get(const cli_opt *opts, const char *name);
+/* typed getters: a malformed number is reported and exits 2 */
+long cli_long(const cli_opt *opts, const char *name, long dflt);
+double cli_double(const cli_opt *opts, const char *name, double dflt);
+int cli_flag(const cli_opt *opts, const char *name);
+/* comma-separated list into at most max strings (pointers into a copy) */
+size_t cli_list(const char *s, const char **out, size_t max);
+void cli_usage(const char *usage, const cli_opt *opts);
+
+/* prints "pdiff: <last error>" and returns 1 */
+int cli_error(pd_status st);
+/* a progress renderer for library jobs */
+pd_progress cli_progress(void);
+double cli_now(void);
+
+int cmd_collect(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ablate(int argc, char **argv);
+
+#endif
