@@ -60,7 +60,7 @@ def ae_fixture(path, seed, B, **cfg_kw):
     head = [c["D"], c["fold"], c["k"], *c["enc"], *c["dec"], NORMS[c["norm"]],
             c["groups"], int(c["fc"]), int(c["vae"])]
     arrays = [("cfg", np.array(head, dtype=np.float32))]
-    arrays += [("w." + k, v.numpy()) for k, v in pm.state_dict_flat(m).items()]
+    arrays += [("w." + k, v.clone().numpy()) for k, v in pm.state_dict_flat(m).items()]
     x = torch.randn(B, c["D"], generator=gen) * 0.5
     zin = torch.rand(B, m.latent_c, m.latent_l, generator=gen) * 2 - 1
     arrays += [("x", x), ("zin", zin)]
@@ -68,7 +68,7 @@ def ae_fixture(path, seed, B, **cfg_kw):
         if c["norm"] == "batch":
             m.train()
             arrays += [("z_train", m.encode(x)), ("y_train", m.decode(zin))]
-            arrays += [("r." + k, v.numpy()) for k, v in pm.state_dict_flat(m).items()
+            arrays += [("r." + k, v.clone().numpy()) for k, v in pm.state_dict_flat(m).items()
                        if "running" in k]
         m.eval()
         arrays += [("z", m.encode(x)), ("y", m.decode(zin))]
@@ -82,7 +82,7 @@ def den_fixture(path, seed, B, L, T, ch):
     with torch.no_grad():
         m.time_encode.weight.copy_(torch.randn(T, L, generator=gen))
     arrays = [("cfg", np.array([L, T, *ch], dtype=np.float32))]
-    arrays += [("w." + k, v.numpy()) for k, v in m.state_dict().items()]
+    arrays += [("w." + k, v.clone().numpy()) for k, v in m.state_dict().items()]
     x = torch.randn(B, 1, L, generator=gen)
     t = torch.randint(0, T, (B,), generator=gen)
     t[0], t[1] = 0, T - 1  # distinct timesteps: catches "sample 0's t for all"

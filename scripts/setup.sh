@@ -2,7 +2,7 @@
 # Installs every build, test and data dependency from Debian packages.
 # Idempotent: packages already present are skipped by apt-get.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas0-pthread
+pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libopenblas0-pthread
       zlib1g-dev libcjson-dev libcmocka-dev dataset-fashion-mnist
       python3 python3-numpy gnuplot-nox clang libclang-rt-14-dev)
 # python3-torch is optional: it only cross-checks fixtures and benchmarks.

@@ -2,7 +2,9 @@
  * pdiff.c — entry point of the pdiff tool: dispatches to the subcommands.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -30,6 +32,13 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenMP threads that spin between parallel regions starve BLAS and the
+     * rest of a 2-core machine under any other load; libgomp reads its
+     * policy before main runs, so set it and start again once. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage();

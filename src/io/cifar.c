@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+/* label bytes (1 or 2) + 3072 pixel bytes */
 size_t pd_cifar_record_size(int classes) {
     return classes == 10 ? 1 + PD_CIFAR_PIXELS
            : classes == 100 ? 2 + PD_CIFAR_PIXELS
@@ -31,6 +32,8 @@ pd_status pd_cifar_decode(float *x, int32_t *y, const uint8_t *bytes, size_t len
     pd_status st = check_len(len, label, classes, &n);
     if (st) return st;
     size_t rec = pd_cifar_record_size(classes), nlab = rec - PD_CIFAR_PIXELS;
+    /* one record per image: label byte(s) checked, pixels scaled to [0, 1];
+     * the fine label is the last label byte in both variants */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = bytes + i * rec;
         if (classes == 100 && r[0] >= 20)
@@ -53,6 +56,7 @@ pd_status pd_cifar_parse(const uint8_t *bytes, size_t len, const char *label,
     size_t n;
     pd_status st = check_len(len, label, classes, &n);
     if (st) return st;
+    /* n <= len / 3073, so these sizes cannot overflow */
     out->x = pd_alloc(n * PD_CIFAR_PIXELS * sizeof(float));
     out->y = pd_alloc(n * sizeof(int32_t));
     if (!out->x || !out->y) {

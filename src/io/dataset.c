@@ -23,6 +23,7 @@ void pd_dataset_free(pd_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* exists and is a regular file */
 static int is_file(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -45,6 +46,8 @@ static int find_idx(char *out, const char *dir, const char *name) {
 
 /* ---- IDX ---------------------------------------------------------------- */
 
+/* images (n, h, w) + labels (n) → dataset with c = 1, pixels / 255;
+ * classes is the largest label + 1 (IDX files do not declare it) */
 static pd_status load_idx(const char *img_path, const char *lbl_path,
                           pd_dataset *out) {
     pd_idx im, lb;
@@ -120,6 +123,7 @@ static pd_status load_cifar(char paths[][PATH_CAP], int nf, int classes,
         pd_dataset_free(out);
         return pd_fail(PD_ERR_NOMEM, "%s: out of memory for %zu images", paths[0], total);
     }
+    /* decode each file straight into its slice of the output */
     size_t at = 0;
     for (int f = 0; f < nf; f++) {
         uint8_t *bytes;
@@ -166,6 +170,7 @@ static int try_cifar10(const char *dir, int train, pd_dataset *out, pd_status *s
     return 0;
 }
 
+/* CIFAR-100 train.bin / test.bin in dir or cifar-100-binary/ */
 static int try_cifar100(const char *dir, int train, pd_dataset *out, pd_status *st) {
     static const char *const subs[] = {"", "cifar-100-binary"};
     char paths[1][PATH_CAP];
@@ -190,11 +195,13 @@ pd_status pd_dataset_load(const char *dir, int train, pd_dataset *out) {
     snprintf(iname, sizeof iname, "%s-images-idx3-ubyte", pre);
     snprintf(lname, sizeof lname, "%s-labels-idx1-ubyte", pre);
     int hi = find_idx(ipath, dir, iname), hl = find_idx(lpath, dir, lname);
+    /* IDX first: both files present loads, exactly one is an error */
     if (hi && hl) return load_idx(ipath, lpath, out);
     if (hi || hl)
         return pd_fail(PD_ERR_IO, "%s: found %s but not %s[.gz]", dir,
                        hi ? iname : lname, hi ? lname : iname);
 
+    /* then CIFAR-10, then CIFAR-100; nothing found names all the options */
     pd_status st = PD_OK;
     if (try_cifar10(dir, train, out, &st)) return st;
     if (try_cifar100(dir, train, out, &st)) return st;
@@ -215,6 +222,7 @@ pd_status pd_dataset_normalize(pd_dataset *train, pd_dataset *test) {
     if (test && test->c != c)
         return pd_fail(PD_ERR_SHAPE, "normalise: train has %zu channels, test %zu", c,
                        test->c);
+    /* sums in double: 47M pixels of Fashion-MNIST would lose digits in float */
     double *sum = calloc(2 * c, sizeof(double));
     float *mean = malloc(2 * c * sizeof(float));
     if (!sum || !mean) {
@@ -235,6 +243,7 @@ pd_status pd_dataset_normalize(pd_dataset *train, pd_dataset *test) {
             sum[ch] += s;
             sq[ch] += s2;
         }
+    /* population statistics, var = E[x^2] - mean^2 */
     double cnt = (double)train->n * (double)hw;
     for (size_t ch = 0; ch < c; ch++) {
         double m = sum[ch] / cnt, var = sq[ch] / cnt - m * m;
@@ -242,6 +251,7 @@ pd_status pd_dataset_normalize(pd_dataset *train, pd_dataset *test) {
         mean[ch] = (float)m;
         inv[ch] = sd > 1e-6 ? (float)(1.0 / sd) : 1.0f; /* constant: centre only */
     }
+    /* x ← (x - mean[ch]) / std[ch], train statistics for both splits */
     pd_dataset *sets[2] = {train, test};
     for (int s = 0; s < 2; s++) {
         pd_dataset *d = sets[s];

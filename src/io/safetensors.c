@@ -26,6 +26,8 @@
 /* 2^53: largest integer every JSON reader stores exactly in a double */
 #define MAX_JSON_INT 9007199254740992.0
 
+/* Known dtypes: header spelling and bytes per element, indexed by
+ * pd_st_dtype. Anything else (F8_*, C64, U16, ...) is rejected by name. */
 static const struct {
     const char *name;
     size_t size;
@@ -56,6 +58,7 @@ static pd_status bad(const char *label, const char *fmt, ...) {
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* 1 on little-endian hosts, where F32 payloads are copied as they are */
 static int host_is_le(void) {
     const uint16_t one = 1;
     unsigned char c;
@@ -63,12 +66,14 @@ static int host_is_le(void) {
     return c == 1;
 }
 
+/* unsigned little-endian integer of nbytes (<= 8) bytes */
 static uint64_t load_le(const uint8_t *p, size_t nbytes) {
     uint64_t v = 0;
     for (size_t i = nbytes; i-- > 0;) v = (v << 8) | p[i];
     return v;
 }
 
+/* reinterpret IEEE-754 binary32 bits (memcpy: no aliasing UB) */
 static float bits_to_float(uint32_t b) {
     float f;
     memcpy(&f, &b, sizeof f);
@@ -134,6 +139,7 @@ static int json_uint(const cJSON *v, uint64_t *out) {
     return 1;
 }
 
+/* *r = a * b; returns 1 (leaving *r) when the product wraps */
 static int mul_ovf(uint64_t a, uint64_t b, uint64_t *r) {
     if (a != 0 && b > UINT64_MAX / a) return 1;
     *r = a * b;
@@ -142,11 +148,14 @@ static int mul_ovf(uint64_t a, uint64_t b, uint64_t *r) {
 
 /* ---- header parsing ----------------------------------------------------- */
 
+/* a tensor's byte range in the buffer, and its index in pd_st_file.t */
 typedef struct {
     uint64_t begin, end;
     size_t idx;
 } span;
 
+/* by begin, then end: a zero-length tensor sorts before one starting at
+ * the same byte, so it does not look like an overlap */
 static int cmp_span(const void *a, const void *b) {
     const span *x = a, *y = b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
@@ -158,6 +167,7 @@ static int cmp_strp(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* frees the metadata pairs (also on partially filled arrays) */
 static void free_meta(pd_st_file *f) {
     for (size_t i = 0; i < f->meta_count; i++) {
         free(f->meta_keys[i]);
@@ -176,6 +186,7 @@ static char *dup_str(const char *s) {
     return d;
 }
 
+/* "__metadata__": null or an object of string values, keys unique */
 static pd_status parse_metadata(const cJSON *m, const char *label,
                                 pd_st_file *out) {
     if (cJSON_IsNull(m)) return PD_OK;
@@ -223,6 +234,7 @@ static pd_status parse_entry(const cJSON *e, const char *label,
     if (!cJSON_IsString(dt) || !dt->valuestring)
         return bad(label, "tensor '%s': \"dtype\" is not a string", name);
 
+    /* dtype: one of the table, else an error that names it */
     size_t d = 0;
     while (d < N_DTYPES && strcmp(DTYPES[d].name, dt->valuestring) != 0) d++;
     if (d == N_DTYPES)
@@ -232,6 +244,7 @@ static pd_status parse_entry(const cJSON *e, const char *label,
                    name, dt->valuestring);
     t->dtype = (pd_st_dtype)d;
 
+    /* shape: up to 8 exact integers; product checked at every step */
     if (!cJSON_IsArray(sh)) return bad(label, "tensor '%s': \"shape\" is not an array", name);
     int nd = cJSON_GetArraySize(sh);
     if (nd > PD_ST_MAX_DIMS)
@@ -254,6 +267,7 @@ static pd_status parse_entry(const cJSON *e, const char *label,
     if (mul_ovf(numel, DTYPES[d].size, &nbytes))
         return bad(label, "tensor '%s': byte size overflows", name);
 
+    /* data_offsets: [begin, end] inside the buffer, end - begin = nbytes */
     if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2)
         return bad(label, "tensor '%s': \"data_offsets\" is not [begin, end]", name);
     if (!json_uint(of->child, &sp->begin) || !json_uint(of->child->next, &sp->end))
@@ -296,6 +310,8 @@ static pd_status check_layout(const pd_st_file *out, span *sp, const char *label
         return bad(label, "tensors cover %llu bytes but the data buffer has %llu",
                    (unsigned long long)pos, (unsigned long long)buf_len);
 
+    /* unique names: sort a pointer array, compare neighbours (O(n log n),
+     * so a header with a million entries cannot stall the check) */
     if (n > 1) {
         const char **names = malloc(n * sizeof *names);
         if (!names) return pd_fail(PD_ERR_NOMEM, "%s: out of memory", label);
@@ -333,6 +349,7 @@ static pd_status parse_header(const uint8_t *hdr, size_t hlen, uint64_t buf_len,
         st = bad(label, "header is not valid JSON (near byte %zu of %zu)", at, hlen);
         goto done;
     }
+    /* only whitespace (the reference writer's padding) may follow */
     for (const char *p = end; p < text + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             st = bad(label, "trailing bytes after the JSON header (at byte %zu)",
@@ -344,6 +361,7 @@ static pd_status parse_header(const uint8_t *hdr, size_t hlen, uint64_t buf_len,
         goto done;
     }
 
+    /* first count the entries so the tensor array is allocated once */
     size_t n = 0, n_meta = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
         if (c->string && strcmp(c->string, "__metadata__") == 0) n_meta++;
@@ -380,6 +398,7 @@ done:
 }
 
 /* Allocates the float buffer for all tensors and points t[i].data into it. */
+/* (all tensors share one 64-byte aligned buffer: one free) */
 static pd_status alloc_data(pd_st_file *out, const char *label) {
     size_t total = 0;
     for (size_t i = 0; i < out->count; i++) {
@@ -398,7 +417,8 @@ static pd_status alloc_data(pd_st_file *out, const char *label) {
     return PD_OK;
 }
 
-/* dst (n) ← n little-endian elements of dtype at src */
+/* dst (n) ← n little-endian elements of dtype at src. Every conversion is
+ * exact except F64 (rounded) and wide integers beyond 2^24. */
 static void decode(float *dst, const uint8_t *src, size_t n, pd_st_dtype dt) {
     switch (dt) {
     case PD_ST_F32:
@@ -407,11 +427,11 @@ static void decode(float *dst, const uint8_t *src, size_t n, pd_st_dtype dt) {
             for (size_t i = 0; i < n; i++)
                 dst[i] = bits_to_float((uint32_t)load_le(src + 4 * i, 4));
         break;
-    case PD_ST_F16:
+    case PD_ST_F16: /* IEEE half, exact in float32 */
         for (size_t i = 0; i < n; i++)
             dst[i] = half_to_float((uint16_t)load_le(src + 2 * i, 2));
         break;
-    case PD_ST_BF16:
+    case PD_ST_BF16: /* the upper half of a binary32 */
         for (size_t i = 0; i < n; i++)
             dst[i] = bits_to_float((uint32_t)load_le(src + 2 * i, 2) << 16);
         break;
@@ -426,7 +446,7 @@ static void decode(float *dst, const uint8_t *src, size_t n, pd_st_dtype dt) {
             else dst[i] = (float)v;
         }
         break;
-    case PD_ST_I64:
+    case PD_ST_I64: /* integers: exact up to 2^24, rounded beyond */
         for (size_t i = 0; i < n; i++) {
             uint64_t b = load_le(src + 8 * i, 8);
             int64_t v;
@@ -456,7 +476,7 @@ static void decode(float *dst, const uint8_t *src, size_t n, pd_st_dtype dt) {
     case PD_ST_U8:
         for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
         break;
-    case PD_ST_BOOL:
+    case PD_ST_BOOL: /* any non-zero byte is true */
         for (size_t i = 0; i < n; i++) dst[i] = src[i] ? 1.0f : 0.0f;
         break;
     }
@@ -470,6 +490,7 @@ pd_status pd_st_parse(const uint8_t *bytes, size_t len, const char *label,
     if (len < 8)
         return bad(label, "%zu bytes is too short for a safetensors file (needs >= 8)",
                    len);
+    /* header length: bounded, and inside the input, before any allocation */
     uint64_t hlen = load_le(bytes, 8);
     if (hlen > PD_ST_MAX_HEADER)
         return bad(label, "header length %llu exceeds the %u-byte limit",
@@ -492,7 +513,9 @@ pd_status pd_st_parse(const uint8_t *bytes, size_t len, const char *label,
     return st;
 }
 
-/* Reads n elements of tensor t from f (positioned at its first byte). */
+/* F32 on a little-endian host goes straight into place; other dtypes pass
+ * through a 64 Ki-element staging buffer and are converted chunk by chunk.
+ * Reads n elements of tensor t from f (positioned at its first byte). */
 static pd_status read_tensor(FILE *f, pd_st_tensor *t, const char *path) {
     size_t esize = DTYPES[t->dtype].size;
     if (t->dtype == PD_ST_F32 && host_is_le()) {
@@ -523,6 +546,7 @@ pd_status pd_st_read(const char *path, pd_st_file *out) {
     pd_status st = PD_OK;
     uint8_t *hdr = NULL;
     span *sp = NULL;
+    /* the file size from fstat plays the role of len in pd_st_parse */
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         st = pd_fail(PD_ERR_IO, "%s: not a regular file", path);
@@ -621,6 +645,7 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
     b->p[b->n] = '\0';
 }
 
+/* append a C string / a decimal integer */
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 static void sb_u64(sbuf *b, uint64_t v) {
@@ -648,6 +673,8 @@ static void sb_json_str(sbuf *b, const char *s) {
     sb_put(b, "\"", 1);
 }
 
+/* Everything the reader would reject is refused before a byte is written
+ * (PD_ERR_ARG / PD_ERR_SHAPE naming the destination and the tensor). */
 static pd_status check_write_args(const char *path, const pd_st_tensor *t,
                                   size_t count, const char *const *mk,
                                   const char *const *mv, size_t mc) {
@@ -717,6 +744,8 @@ pd_status pd_st_write(const char *path, const pd_st_tensor *tensors, size_t coun
                                     meta_count);
     if (st) return st;
 
+    /* header: metadata first, then tensors in the given order with
+     * consecutive offsets, as compact JSON */
     sbuf h = {0};
     sb_str(&h, "{");
     if (meta_count) {
@@ -757,6 +786,7 @@ pd_status pd_st_write(const char *path, const pd_st_tensor *tensors, size_t coun
         return pd_fail(PD_ERR_NOMEM, "%s: out of memory building the header", path);
     }
 
+    /* u64 length, header, then the raw data, through the temp file */
     uint8_t len8[8];
     for (int j = 0; j < 8; j++) len8[j] = (uint8_t)((uint64_t)h.n >> (8 * j));
     pd_atomic_file af;

@@ -1,0 +1,455 @@
+/*
+ * test_ae.c — the parameter autoencoder (src/pdiff/ae.c):
+ *  - forward equivalence with the independent PyTorch model of
+ *    scripts/pdiff_model_torch.py, through the fixtures of
+ *    scripts/make_model_fixtures.py (instance / batch / group norm, conv
+ *    and FC ablation, VAE mu), weights loaded by state_dict name;
+ *  - central finite differences of the whole autoencoder's loss w.r.t. a
+ *    sample of its parameters and its input, for several variants;
+ *  - the batch passes (encode_all / decode_all) against the graph forward,
+ *    across the chunk boundary;
+ *  - geometry of the presets, bad configurations, NaN detection;
+ *  - a tiny end-to-end run: the training loss drops 10×.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pdiff/ae.h"
+#include "testutil.h"
+
+#define FX_RTOL 1e-4 /* fixture comparison, relative */
+#define FX_ATOL 1e-5 /* and absolute, for values near zero */
+
+static float *falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static float *fx(const char *file, const char *name, size_t want) {
+    size_t n = 0;
+    float *a = tu_fixture(file, name, &n);
+    if (!a) fail_msg("fixture %s: array %s missing", file, name);
+    if (want && n != want) fail_msg("fixture %s: %s has %zu values, want %zu", file, name, n, want);
+    return a;
+}
+
+/* config from the fixture's cfg array (layout: make_model_fixtures.py) */
+static void fx_config(const char *file, pd_ae_config *c) {
+    float *h = fx(file, "cfg", 15);
+    pd_ae_preset(c, "small", (size_t)h[0]);
+    c->fold = (int)h[1];
+    c->k = (int)h[2];
+    for (int i = 0; i < 4; i++) {
+        c->enc[i] = (size_t)h[3 + i];
+        c->dec[i] = (size_t)h[7 + i];
+    }
+    c->norm = (pd_norm_kind)(int)h[11];
+    c->groups = (size_t)h[12];
+    c->fc = (int)h[13];
+    c->vae = (int)h[14];
+    free(h);
+}
+
+/* every C tensor from "<prefix><name>" of the fixture, sizes checked */
+static void fx_load(const char *file, pd_params *p, const char *prefix, int buffers_only) {
+    for (size_t i = 0; i < p->count; i++) {
+        pd_tensor *t = &p->t[i];
+        if (buffers_only && !(t->flags & PD_BUFFER)) continue;
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        float *a = fx(file, name, t->numel);
+        memcpy(t->data, a, t->numel * sizeof(float));
+        free(a);
+    }
+}
+
+/* one forward pass of x (B, D) or zin; returns arena values of (B, out) */
+static const float *run_encode(pd_ae *ae, pd_graph *g, float *x, size_t B, int train) {
+    pd_g_reset(g);
+    pd_val *v = pd_g_input(g, x, 2, (size_t[]){B, ae->cfg.D}, 0);
+    pd_val *z = pd_ae_encode(ae, g, v, train, NULL);
+    assert_non_null(z);
+    assert_false(pd_g_failed(g));
+    assert_int_equal(z->ndim, 3);
+    assert_int_equal(z->shape[1], ae->latent_c);
+    assert_int_equal(z->shape[2], ae->latent_l);
+    return z->v;
+}
+
+static const float *run_decode(pd_ae *ae, pd_graph *g, float *z, size_t B, int train) {
+    pd_g_reset(g);
+    pd_val *v = pd_g_input(g, z, 3, (size_t[]){B, ae->latent_c, ae->latent_l}, 0);
+    pd_val *y = pd_ae_decode(ae, g, v, train);
+    assert_non_null(y);
+    assert_false(pd_g_failed(g));
+    assert_int_equal(y->shape[1], ae->cfg.D);
+    return y->v;
+}
+
+static void check_fixture(const char *base) {
+    char file[512];
+    snprintf(file, sizeof file, "%s/%s", PD_FIXTURES, base);
+    pd_ae_config c;
+    fx_config(file, &c);
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    fx_load(file, &ae.params, "w.", 0);
+    size_t nx = 0;
+    float *x = tu_fixture(file, "x", &nx);
+    assert_non_null(x);
+    const size_t B = nx / c.D, nz = B * ae.latent_c * ae.latent_l;
+    float *zin = fx(file, "zin", nz);
+    pd_graph *g = pd_graph_new();
+    assert_non_null(g);
+    pd_g_set_grad(g, 0);
+    if (c.norm == PD_NORM_BATCH) {
+        /* training mode: batch statistics, running stats updated */
+        float *zt = fx(file, "z_train", nz), *yt = fx(file, "y_train", B * c.D);
+        TU_ASSERT_CLOSE(run_encode(&ae, g, x, B, 1), zt, nz, FX_RTOL, FX_ATOL);
+        TU_ASSERT_CLOSE(run_decode(&ae, g, zin, B, 1), yt, B * c.D, FX_RTOL, FX_ATOL);
+        for (size_t i = 0; i < ae.params.count; i++) {
+            pd_tensor *t = &ae.params.t[i];
+            if (!(t->flags & PD_BUFFER)) continue;
+            char name[160];
+            snprintf(name, sizeof name, "r.%s", t->name);
+            float *r = fx(file, name, t->numel);
+            TU_ASSERT_CLOSE(t->data, r, t->numel, FX_RTOL, FX_ATOL);
+            free(r);
+        }
+        free(zt);
+        free(yt);
+    }
+    float *z = fx(file, "z", nz), *y = fx(file, "y", B * c.D);
+    TU_ASSERT_CLOSE(run_encode(&ae, g, x, B, 0), z, nz, FX_RTOL, FX_ATOL);
+    TU_ASSERT_CLOSE(run_decode(&ae, g, zin, B, 0), y, B * c.D, FX_RTOL, FX_ATOL);
+    /* the batch passes agree with the graph forward */
+    float *zall = falloc(nz), *yall = falloc(B * c.D);
+    assert_int_equal(pd_ae_encode_all(&ae, g, x, B, zall), PD_OK);
+    assert_int_equal(pd_ae_decode_all(&ae, g, zin, B, yall), PD_OK);
+    TU_ASSERT_CLOSE(zall, z, nz, FX_RTOL, FX_ATOL);
+    TU_ASSERT_CLOSE(yall, y, B * c.D, FX_RTOL, FX_ATOL);
+    free(zall);
+    free(yall);
+    free(x);
+    free(z);
+    free(y);
+    free(zin);
+    pd_graph_free(g);
+    pd_ae_free(&ae);
+}
+
+static void test_fixture_instance(void **st) { (void)st; check_fixture("model_ae.bin"); }
+static void test_fixture_k4(void **st) { (void)st; check_fixture("model_ae_k4.bin"); }
+static void test_fixture_batch(void **st) { (void)st; check_fixture("model_ae_bn.bin"); }
+static void test_fixture_group_fc(void **st) { (void)st; check_fixture("model_ae_gn_fc.bin"); }
+static void test_fixture_group_vae(void **st) { (void)st; check_fixture("model_ae_gn_vae.bin"); }
+
+/* ---- gradient check ------------------------------------------------------ */
+
+#define GC_H 2e-3f     /* finite-difference step */
+#define GC_FLOOR 1e-3  /* denominator floor of the relative error */
+#define GC_TOL 2e-2    /* relative error allowed per checked element */
+#define GC_CHECKS 60   /* elements checked per array */
+
+/* loss = mean((dec(enc(x)) − target)²), accumulated in double */
+typedef struct {
+    pd_ae *ae;
+    pd_graph *g;
+    float *x, *target;
+    size_t B;
+    uint64_t seed; /* VAE: ε from this seed, the same on every call */
+} gc_ctx;
+
+static pd_val *gc_forward(gc_ctx *c, pd_val **xv, int grad) {
+    pd_graph *g = c->g;
+    pd_g_reset(g);
+    pd_g_set_grad(g, grad);
+    pd_rng r;
+    pd_rng_seed(&r, c->seed, 0);
+    *xv = pd_g_input(g, c->x, 2, (size_t[]){c->B, c->ae->cfg.D}, 1);
+    pd_val *z = pd_ae_encode(c->ae, g, *xv, 1, c->ae->cfg.vae ? &r : NULL);
+    assert_non_null(z);
+    pd_val *y = pd_ae_decode(c->ae, g, z, 1);
+    assert_non_null(y);
+    assert_false(pd_g_failed(g));
+    return y;
+}
+
+static double gc_loss(void *ctx) {
+    gc_ctx *c = ctx;
+    pd_val *xv;
+    pd_val *y = gc_forward(c, &xv, 0);
+    double s = 0.0;
+    for (size_t i = 0; i < y->numel; i++) {
+        double d = (double)y->v[i] - c->target[i];
+        s += d * d;
+    }
+    return s / (double)y->numel;
+}
+
+/* each sampled element separately: a kink of LeakyReLU/clamp crossed by ±h
+ * can spoil one finite difference, so one outlier in `count` is tolerated;
+ * a wrong gradient fails many */
+static void gradcheck_array(gc_ctx *c, float *x, const float *grad, size_t n,
+                            const char *what) {
+    size_t step = n > GC_CHECKS ? n / GC_CHECKS : 1, bad = 0, count = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i += step) {
+        double e = tu_gradcheck(gc_loss, c, x + i, grad + i, 1, 1, GC_H, GC_FLOOR);
+        count++;
+        if (e > GC_TOL) {
+            bad++;
+            if (getenv("PD_TEST_VERBOSE"))
+                fprintf(stderr, "%s[%zu]: analytic %g, error %g\n", what, i, grad[i], e);
+        }
+        if (e > worst) worst = e;
+    }
+    if (bad > 1 || !(worst < 0.5))
+        fail_msg("%s: %zu of %zu finite differences off (worst %g)", what, bad, count, worst);
+}
+
+static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed) {
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, cfg), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, seed, 1);
+    pd_ae_init(&ae, &r);
+    gc_ctx c = {&ae, pd_graph_new(), falloc(B * cfg->D), falloc(B * cfg->D), B, seed};
+    assert_non_null(c.g);
+    tu_fill(&r, c.x, B * cfg->D, -1.0f, 1.0f);
+    tu_fill(&r, c.target, B * cfg->D, -1.0f, 1.0f);
+    /* analytic gradients */
+    pd_params_zero_grad(&ae.params);
+    pd_val *xv;
+    pd_val *y = gc_forward(&c, &xv, 1);
+    pd_val *loss = pd_g_mse(c.g, y, c.target);
+    pd_g_backward(c.g, loss);
+    size_t ntrain = pd_ae_trainable_size(&ae);
+    float *pg = falloc(ntrain), *xg = falloc(B * cfg->D);
+    memcpy(pg, ae.params.grad, ntrain * sizeof(float));
+    memcpy(xg, xv->g, B * cfg->D * sizeof(float));
+    /* the gradient is not trivially zero */
+    double norm = 0.0;
+    for (size_t i = 0; i < ntrain; i++) norm += fabs(pg[i]);
+    assert_true(norm > 1e-3);
+    gradcheck_array(&c, ae.params.data, pg, ntrain, "parameters");
+    gradcheck_array(&c, c.x, xg, B * cfg->D, "input");
+    /* the last tensors (decoder output layer) are checked densely too */
+    pd_tensor *last = pd_params_find(&ae.params, cfg->fc ? "dec.3.fc2.weight" : "dec.3.conv2.weight");
+    assert_non_null(last);
+    gradcheck_array(&c, last->data, pg + last->offset, last->numel, "one weight");
+    free(pg);
+    free(xg);
+    free(c.x);
+    free(c.target);
+    pd_graph_free(c.g);
+    pd_ae_free(&ae);
+}
+
+static void small_config(pd_ae_config *c) {
+    pd_ae_preset(c, "small", 120);
+    c->fold = 2;
+    c->k = 3;
+    const size_t e[4] = {2, 3, 4, 2}, d[4] = {2, 4, 3, 2};
+    memcpy(c->enc, e, sizeof e);
+    memcpy(c->dec, d, sizeof d);
+}
+
+static void test_grad_instance(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    gradcheck_ae(&c, 3, 11);
+}
+
+static void test_grad_batch(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    c.norm = PD_NORM_BATCH;
+    gradcheck_ae(&c, 4, 12);
+}
+
+static void test_grad_group_fc(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    c.norm = PD_NORM_GROUP;
+    c.fc = 1;
+    gradcheck_ae(&c, 3, 13);
+}
+
+static void test_grad_vae_none(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    c.norm = PD_NORM_NONE;
+    c.vae = 1;
+    gradcheck_ae(&c, 2, 14);
+}
+
+/* ---- geometry, errors, batch passes -------------------------------------- */
+
+static void test_presets(void **st) {
+    (void)st;
+    pd_ae_config c;
+    pd_ae ae;
+    pd_ae_preset(&c, "medium", 2048);
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    assert_int_equal(ae.real, 2500);
+    assert_int_equal(ae.latent_c * ae.latent_l, 12); /* SPEC: 4 × 3 */
+    assert_non_null(pd_params_find(&ae.params, "dec.3.conv2.bias"));
+    assert_int_equal(pd_params_find(&ae.params, "dec.1.conv1.weight")->shape[0], 256);
+    pd_ae_free(&ae);
+    pd_ae_preset(&c, "small", 2048);
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    assert_int_equal(ae.real, 2106);
+    assert_int_equal(ae.latent_c, 2);
+    assert_int_equal(ae.latent_l, 26);
+    assert_true(c.in_noise == 0.001f && c.lat_noise == 0.1f);
+    pd_ae_free(&ae);
+}
+
+static void test_bad_config(void **st) {
+    (void)st;
+    pd_ae_config c;
+    pd_ae ae;
+    pd_ae_preset(&c, "small", 40);
+    c.dec[0] = 3; /* must equal enc[3] */
+    assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_ARG);
+    pd_ae_preset(&c, "medium", 40); /* too short for fold 5, kernel 5 */
+    assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_SHAPE);
+    pd_ae_preset(&c, "small", 0);
+    assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_ARG);
+}
+
+static void test_batch_chunks(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, 5, 0);
+    pd_ae_init(&ae, &r);
+    const size_t B = 300, nl = ae.latent_c * ae.latent_l; /* > one chunk */
+    float *V = falloc(B * c.D), *Z = falloc(B * nl), *V2 = falloc(B * c.D);
+    tu_fill(&r, V, B * c.D, -1.0f, 1.0f);
+    pd_graph *g = pd_graph_new();
+    assert_int_equal(pd_ae_encode_all(&ae, g, V, B, Z), PD_OK);
+    assert_int_equal(pd_ae_decode_all(&ae, g, Z, B, V2), PD_OK);
+    /* rows past the first chunk equal a pass on those rows alone */
+    const size_t r0 = 290;
+    pd_g_set_grad(g, 0);
+    TU_ASSERT_CLOSE(run_encode(&ae, g, V + r0 * c.D, B - r0, 0), Z + r0 * nl,
+                    (B - r0) * nl, 1e-6, 1e-7);
+    TU_ASSERT_CLOSE(run_decode(&ae, g, Z + r0 * nl, B - r0, 0), V2 + r0 * c.D,
+                    (B - r0) * c.D, 1e-6, 1e-7);
+    for (size_t i = 0; i < B * nl; i++) assert_true(fabsf(Z[i]) <= 1.0f); /* tanh */
+    free(V);
+    free(Z);
+    free(V2);
+    pd_graph_free(g);
+    pd_ae_free(&ae);
+}
+
+static void test_nan(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, 6, 0);
+    pd_ae_init(&ae, &r);
+    float *V = falloc(2 * c.D);
+    V[3] = NAN;
+    pd_graph *g = pd_graph_new();
+    pd_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
+    float keep = ae.params.data[0];
+    double loss = 0.0;
+    assert_int_equal(pd_ae_train_step(&ae, g, V, 2, &r, &opt, 1, &loss), PD_ERR_NAN);
+    assert_true(ae.params.data[0] == keep); /* no step taken */
+    free(V);
+    pd_graph_free(g);
+    pd_ae_free(&ae);
+}
+
+/* input noise: changes the latent by about a, and only when an rng is given */
+static void test_input_noise(void **st) {
+    (void)st;
+    pd_ae_config c;
+    small_config(&c);
+    c.in_noise = 0.05f;
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, 7, 0);
+    pd_ae_init(&ae, &r);
+    float *V = falloc(2 * c.D);
+    tu_fill(&r, V, 2 * c.D, -1.0f, 1.0f);
+    pd_graph *g = pd_graph_new();
+    pd_g_set_grad(g, 0);
+    const size_t nz = 2 * ae.latent_c * ae.latent_l;
+    float *z0 = falloc(nz);
+    memcpy(z0, run_encode(&ae, g, V, 2, 0), nz * sizeof(float));
+    pd_g_reset(g);
+    pd_val *x = pd_g_input(g, V, 2, (size_t[]){2, c.D}, 0);
+    pd_val *z1 = pd_ae_encode(&ae, g, x, 0, &r);
+    double diff = 0.0;
+    for (size_t i = 0; i < nz; i++) diff += fabs(z1->v[i] - z0[i]);
+    assert_true(diff > 1e-4);
+    free(z0);
+    free(V);
+    pd_graph_free(g);
+    pd_ae_free(&ae);
+}
+
+/* ---- end to end ---------------------------------------------------------- */
+
+static void test_train_drops(void **st) {
+    (void)st;
+    pd_ae_config c;
+    pd_ae_preset(&c, "small", 30);
+    pd_ae ae;
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, 8, 0);
+    pd_ae_init(&ae, &r);
+    const size_t B = 8;
+    float *V = falloc(B * c.D);
+    tu_fill(&r, V, B * c.D, -0.5f, 0.5f);
+    pd_graph *g = pd_graph_new();
+    pd_adamw opt = {3e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
+    double first = 0.0, last = 0.0, loss = 0.0;
+    const long steps = 400;
+    for (long t = 1; t <= steps; t++) {
+        assert_int_equal(pd_ae_train_step(&ae, g, V, B, &r, &opt, t, &loss), PD_OK);
+        if (t == 1) first = loss;
+        if (t > steps - 20) last += loss / 20.0; /* average: the loss is noisy */
+    }
+    if (!(last < first / 10.0)) fail_msg("loss %g → %g: not 10x lower", first, last);
+    free(V);
+    pd_graph_free(g);
+    pd_ae_free(&ae);
+}
+
+int main(void) {
+    pd_set_threads(0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixture_instance), cmocka_unit_test(test_fixture_k4),
+        cmocka_unit_test(test_fixture_batch),    cmocka_unit_test(test_fixture_group_fc),
+        cmocka_unit_test(test_fixture_group_vae), cmocka_unit_test(test_grad_instance),
+        cmocka_unit_test(test_grad_batch),       cmocka_unit_test(test_grad_group_fc),
+        cmocka_unit_test(test_grad_vae_none),    cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_bad_config),       cmocka_unit_test(test_batch_chunks),
+        cmocka_unit_test(test_nan),              cmocka_unit_test(test_input_noise),
+        cmocka_unit_test(test_train_drops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
