@@ -12,8 +12,11 @@ length, name, u32 ndim, u32 dims, float32 data, little-endian):
   w.<name>       every parameter/buffer under its state_dict name
   AE:  x (B, D), z = encode(x) (eval), zin (B, c, l), y = decode(zin),
        for batch norm also z_train / y_train (training mode, batch stats),
-       the running stats after those passes (r.<name>), then the eval pair
-  den: x (B, 1, L), t (B, as floats), out (B, 1, L)
+       the running stats after those passes (r.<name>), then the eval pair;
+       target (B, D) and the gradients of mean((dec(enc(x)) − target)²):
+       gx w.r.t. x, g.<name> w.r.t. each parameter (zeros where unused)
+  den: x (B, 1, L), t (B, as floats), out (B, 1, L), target (B, 1, L),
+       gradients of mean((out − target)²): gx, g.<name>
 Run: python3 scripts/make_model_fixtures.py [outdir]   (torch 1.13)
 """
 import os
@@ -72,6 +75,16 @@ def ae_fixture(path, seed, B, **cfg_kw):
                        if "running" in k]
         m.eval()
         arrays += [("z", m.encode(x)), ("y", m.decode(zin))]
+    # gradients of mean((dec(enc(x)) - target)^2) w.r.t. every parameter and
+    # x; batch norm in training mode (batch statistics), the rest in eval
+    m.train(c["norm"] == "batch")
+    target = torch.rand(B, c["D"], generator=gen) * 2 - 1
+    xg = x.clone().requires_grad_(True)
+    torch.nn.functional.mse_loss(m.decode(m.encode(xg)), target).backward()
+    arrays += [("target", target), ("gx", xg.grad)]
+    for k, p in m.named_parameters():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        arrays.append(("g." + k, g.clone()))
     write_fixture(path, [(n, a.numpy() if torch.is_tensor(a) else a) for n, a in arrays])
 
 
@@ -89,6 +102,11 @@ def den_fixture(path, seed, B, L, T, ch):
     with torch.no_grad():
         out = m(x, t)
     arrays += [("x", x.numpy()), ("t", t.float().numpy()), ("out", out.numpy())]
+    target = torch.randn(B, 1, L, generator=gen)
+    xg = x.clone().requires_grad_(True)
+    torch.nn.functional.mse_loss(m(xg, t), target).backward()
+    arrays += [("target", target.numpy()), ("gx", xg.grad.numpy())]
+    arrays += [("g." + k, p.grad.clone().numpy()) for k, p in m.named_parameters()]
     write_fixture(path, arrays)
 
 
@@ -99,16 +117,16 @@ def main():
     torch.set_num_threads(1)
     ae_fixture(os.path.join(out, "model_ae.bin"), 1, 3, D=40, fold=2, k=3,
                enc=[2, 3, 3, 2], dec=[2, 4, 4, 3])
-    ae_fixture(os.path.join(out, "model_ae_k4.bin"), 2, 2, D=300, fold=4, k=4,
+    ae_fixture(os.path.join(out, "model_ae_k4.bin"), 2, 2, D=600, fold=4, k=4,
                enc=[3, 2, 4, 3], dec=[3, 5, 4, 2])
     ae_fixture(os.path.join(out, "model_ae_bn.bin"), 3, 4, D=40, fold=2, k=3,
                enc=[2, 3, 3, 2], dec=[2, 4, 4, 3], norm="batch")
-    ae_fixture(os.path.join(out, "model_ae_gn_fc.bin"), 4, 3, D=40, fold=2, k=3,
+    ae_fixture(os.path.join(out, "model_ae_gn_fc.bin"), 4, 3, D=24, fold=2, k=3,
                enc=[4, 4, 4, 2], dec=[2, 6, 4, 4], norm="group", groups=2, fc=True)
     ae_fixture(os.path.join(out, "model_ae_gn_vae.bin"), 5, 3, D=40, fold=2, k=3,
                enc=[4, 4, 6, 2], dec=[2, 6, 4, 4], norm="group", groups=4, vae=True)
     den_fixture(os.path.join(out, "model_den.bin"), 6, 4, 6, 10, (4, 6, 8, 10))
-    den_fixture(os.path.join(out, "model_den_l12.bin"), 7, 3, 12, 20, (8, 16, 16, 32))
+    den_fixture(os.path.join(out, "model_den_l12.bin"), 7, 3, 12, 20, (6, 8, 12, 16))
     for f in sorted(os.listdir(out)):
         if f.startswith("model_"):
             print(f, os.path.getsize(os.path.join(out, f)), "bytes")

@@ -21,6 +21,7 @@
 
 #define FX_RTOL 1e-4 /* fixture comparison, relative */
 #define FX_ATOL 1e-5 /* and absolute, for values near zero */
+#define FX_GRTOL 1e-3 /* gradients: relative, floor at a tenth of it × max */
 
 static float *falloc(size_t n) {
     float *p = calloc(n ? n : 1, sizeof(float));
@@ -91,6 +92,52 @@ static const float *run_decode(pd_ae *ae, pd_graph *g, float *z, size_t B, int t
     return y->v;
 }
 
+/* a against reference b, tolerance relative to b's largest magnitude (the
+ * gradients span decades; the small ones carry float noise of the large) */
+static void assert_close_scaled(const float *a, const float *b, size_t n, double rtol,
+                                const char *what) {
+    double mx = 0.0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i]));
+    double r = tu_close_ratio(a, b, n, rtol, rtol * 1e-1 * mx + 1e-8);
+    if (!(r <= 1.0) && getenv("PD_TEST_VERBOSE"))
+        for (size_t i = 0; i < n; i++)
+            if (fabs(a[i] - b[i]) > rtol * fabs(b[i]) + rtol * 1e-1 * mx + 1e-8)
+                fprintf(stderr, "  %s[%zu]: %g vs %g (max %g)\n", what, i, a[i], b[i], mx);
+    if (!(r <= 1.0)) fail_msg("%s: gradients not close (ratio %g)", what, r);
+}
+
+/* analytic gradients of mean((dec(enc(x)) − target)²) vs PyTorch autograd;
+ * batch norm in training mode, everything else in evaluation mode */
+static void check_fixture_grads(const char *file, pd_ae *ae, pd_graph *g, float *x,
+                                size_t B) {
+    const size_t D = ae->cfg.D;
+    const int train = ae->cfg.norm == PD_NORM_BATCH;
+    float *target = fx(file, "target", B * D), *gx = fx(file, "gx", B * D);
+    pd_g_reset(g);
+    pd_g_set_grad(g, 1);
+    pd_params_zero_grad(&ae->params);
+    pd_val *xv = pd_g_input(g, x, 2, (size_t[]){B, D}, 1);
+    pd_val *z = pd_ae_encode(ae, g, xv, train, NULL);
+    assert_non_null(z);
+    pd_val *y = pd_ae_decode(ae, g, z, train);
+    assert_non_null(y);
+    pd_g_backward(g, pd_g_mse(g, y, target));
+    assert_false(pd_g_failed(g));
+    assert_close_scaled(xv->g, gx, B * D, FX_GRTOL, "input");
+    for (size_t i = 0; i < ae->params.count; i++) {
+        pd_tensor *t = &ae->params.t[i];
+        if (t->flags & PD_BUFFER) continue;
+        char name[160];
+        snprintf(name, sizeof name, "g.%s", t->name);
+        float *ref = fx(file, name, t->numel);
+        assert_close_scaled(t->grad, ref, t->numel, FX_GRTOL, t->name);
+        free(ref);
+    }
+    pd_g_set_grad(g, 0);
+    free(target);
+    free(gx);
+}
+
 static void check_fixture(const char *base) {
     char file[512];
     snprintf(file, sizeof file, "%s/%s", PD_FIXTURES, base);
@@ -135,6 +182,7 @@ static void check_fixture(const char *base) {
     TU_ASSERT_CLOSE(yall, y, B * c.D, FX_RTOL, FX_ATOL);
     free(zall);
     free(yall);
+    check_fixture_grads(file, &ae, g, x, B);
     free(x);
     free(z);
     free(y);
@@ -151,16 +199,27 @@ static void test_fixture_group_vae(void **st) { (void)st; check_fixture("model_a
 
 /* ---- gradient check ------------------------------------------------------ */
 
-#define GC_H 2e-3f     /* finite-difference step */
-#define GC_FLOOR 1e-3  /* denominator floor of the relative error */
-#define GC_TOL 2e-2    /* relative error allowed per checked element */
-#define GC_CHECKS 60   /* elements checked per array */
+/* The autoencoder's loss is rough at small scales (instance norm over a few
+ * positions amplifies by up to 1/sqrt(eps), LeakyReLU kinks everywhere): even
+ * in float64, central differences of a random-init model converge only below
+ * h ~ 1e-6, which float32 cannot resolve. So the check is statistical: most
+ * elements must agree well and the median tightly; a wrong gradient (a
+ * missing term, a transposed kernel, a factor) moves the median. The exact
+ * comparison is against PyTorch autograd (check_fixture_grads). */
+#define GC_H 2e-4f      /* finite-difference step */
+#define GC_FLOOR 0.2    /* denominator floor: this × the RMS of the array's gradient */
+#define GC_TOL 5e-2     /* relative error of an element counted as good */
+#define GC_MEDIAN 1e-2  /* the median relative error must be below this */
+#define GC_MEDIAN_INPUT 3e-2 /* the same for the input (rougher) */
+#define GC_OUTLIERS 0.2 /* fraction of elements allowed above GC_TOL */
+#define GC_CHECKS 60    /* elements checked per array */
 
-/* loss = mean((dec(enc(x)) − target)²), accumulated in double */
+/* loss = Σ dec(enc(x))·r, accumulated in double (a sum of a random
+ * projection keeps the gradient large against the loss's float noise) */
 typedef struct {
     pd_ae *ae;
     pd_graph *g;
-    float *x, *target;
+    float *x, *r;
     size_t B;
     uint64_t seed; /* VAE: ε from this seed, the same on every call */
 } gc_ctx;
@@ -184,36 +243,42 @@ static double gc_loss(void *ctx) {
     gc_ctx *c = ctx;
     pd_val *xv;
     pd_val *y = gc_forward(c, &xv, 0);
-    double s = 0.0;
-    for (size_t i = 0; i < y->numel; i++) {
-        double d = (double)y->v[i] - c->target[i];
-        s += d * d;
-    }
-    return s / (double)y->numel;
+    return tu_dot(y->v, c->r, y->numel);
 }
 
-/* each sampled element separately: a kink of LeakyReLU/clamp crossed by ±h
- * can spoil one finite difference, so one outlier in `count` is tolerated;
- * a wrong gradient fails many */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* each sampled element through tu_gradcheck; see GC_* above */
 static void gradcheck_array(gc_ctx *c, float *x, const float *grad, size_t n,
-                            const char *what) {
+                            const char *what, double max_median) {
     size_t step = n > GC_CHECKS ? n / GC_CHECKS : 1, bad = 0, count = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i += step) {
-        double e = tu_gradcheck(gc_loss, c, x + i, grad + i, 1, 1, GC_H, GC_FLOOR);
-        count++;
+    double err[GC_CHECKS + 2], rms = 0.0;
+    for (size_t i = 0; i < n; i++) rms += (double)grad[i] * grad[i];
+    rms = sqrt(rms / (double)n);
+    for (size_t i = 0; i < n && count < GC_CHECKS + 2; i += step) {
+        double e = tu_gradcheck(gc_loss, c, x + i, grad + i, 1, 1, GC_H, GC_FLOOR * rms + 1e-9);
+        err[count++] = e;
         if (e > GC_TOL) {
             bad++;
             if (getenv("PD_TEST_VERBOSE"))
                 fprintf(stderr, "%s[%zu]: analytic %g, error %g\n", what, i, grad[i], e);
         }
-        if (e > worst) worst = e;
     }
-    if (bad > 1 || !(worst < 0.5))
-        fail_msg("%s: %zu of %zu finite differences off (worst %g)", what, bad, count, worst);
+    qsort(err, count, sizeof err[0], cmp_double);
+    double median = err[count / 2];
+    if (getenv("PD_TEST_VERBOSE"))
+        fprintf(stderr, "STAT %s: median %.4f, %zu of %zu above %g, worst %.3g\n", what,
+                median, bad, count, GC_TOL, err[count - 1]);
+    if ((double)bad > GC_OUTLIERS * (double)count || !(median < max_median))
+        fail_msg("%s: %zu of %zu finite differences off, median error %g", what, bad,
+                 count, median);
 }
 
-static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed) {
+static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int check_input) {
+    if (getenv("PD_TEST_SEED")) seed += strtoull(getenv("PD_TEST_SEED"), NULL, 10);
     pd_ae ae;
     assert_int_equal(pd_ae_create(&ae, cfg), PD_OK);
     pd_rng r;
@@ -222,12 +287,16 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed) {
     gc_ctx c = {&ae, pd_graph_new(), falloc(B * cfg->D), falloc(B * cfg->D), B, seed};
     assert_non_null(c.g);
     tu_fill(&r, c.x, B * cfg->D, -1.0f, 1.0f);
-    tu_fill(&r, c.target, B * cfg->D, -1.0f, 1.0f);
+    tu_fill(&r, c.r, B * cfg->D, -1.0f, 1.0f);
     /* analytic gradients */
     pd_params_zero_grad(&ae.params);
     pd_val *xv;
     pd_val *y = gc_forward(&c, &xv, 1);
-    pd_val *loss = pd_g_mse(c.g, y, c.target);
+    /* seed dL/dy = r through MSE: d mean((y − t)²)/dy = 2 (y − t) / n = r
+     * for t = y − r n / 2 */
+    float *t = falloc(y->numel);
+    for (size_t i = 0; i < y->numel; i++) t[i] = y->v[i] - c.r[i] * (float)y->numel * 0.5f;
+    pd_val *loss = pd_g_mse(c.g, y, t);
     pd_g_backward(c.g, loss);
     size_t ntrain = pd_ae_trainable_size(&ae);
     float *pg = falloc(ntrain), *xg = falloc(B * cfg->D);
@@ -237,22 +306,23 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed) {
     double norm = 0.0;
     for (size_t i = 0; i < ntrain; i++) norm += fabs(pg[i]);
     assert_true(norm > 1e-3);
-    gradcheck_array(&c, ae.params.data, pg, ntrain, "parameters");
-    gradcheck_array(&c, c.x, xg, B * cfg->D, "input");
+    gradcheck_array(&c, ae.params.data, pg, ntrain, "parameters", GC_MEDIAN);
+    if (check_input) gradcheck_array(&c, c.x, xg, B * cfg->D, "input", GC_MEDIAN_INPUT);
     /* the last tensors (decoder output layer) are checked densely too */
     pd_tensor *last = pd_params_find(&ae.params, cfg->fc ? "dec.3.fc2.weight" : "dec.3.conv2.weight");
     assert_non_null(last);
-    gradcheck_array(&c, last->data, pg + last->offset, last->numel, "one weight");
+    gradcheck_array(&c, last->data, pg + last->offset, last->numel, "one weight", GC_MEDIAN);
     free(pg);
     free(xg);
     free(c.x);
-    free(c.target);
+    free(c.r);
+    free(t);
     pd_graph_free(c.g);
     pd_ae_free(&ae);
 }
 
 static void small_config(pd_ae_config *c) {
-    pd_ae_preset(c, "small", 120);
+    pd_ae_preset(c, "small", 40);
     c->fold = 2;
     c->k = 3;
     const size_t e[4] = {2, 3, 4, 2}, d[4] = {2, 4, 3, 2};
@@ -264,7 +334,7 @@ static void test_grad_instance(void **st) {
     (void)st;
     pd_ae_config c;
     small_config(&c);
-    gradcheck_ae(&c, 3, 11);
+    gradcheck_ae(&c, 3, 11, 1);
 }
 
 static void test_grad_batch(void **st) {
@@ -272,7 +342,7 @@ static void test_grad_batch(void **st) {
     pd_ae_config c;
     small_config(&c);
     c.norm = PD_NORM_BATCH;
-    gradcheck_ae(&c, 4, 12);
+    gradcheck_ae(&c, 8, 12, 0); /* dx: exact vs PyTorch in test_fixture_batch */
 }
 
 static void test_grad_group_fc(void **st) {
@@ -281,7 +351,7 @@ static void test_grad_group_fc(void **st) {
     small_config(&c);
     c.norm = PD_NORM_GROUP;
     c.fc = 1;
-    gradcheck_ae(&c, 3, 13);
+    gradcheck_ae(&c, 3, 13, 1);
 }
 
 static void test_grad_vae_none(void **st) {
@@ -290,7 +360,7 @@ static void test_grad_vae_none(void **st) {
     small_config(&c);
     c.norm = PD_NORM_NONE;
     c.vae = 1;
-    gradcheck_ae(&c, 2, 14);
+    gradcheck_ae(&c, 2, 14, 1);
 }
 
 /* ---- geometry, errors, batch passes -------------------------------------- */

@@ -5,7 +5,9 @@
  *  1. optimized vs naive reference (src/ops/ref) on random shape sweeps:
  *     odd sizes, stride 1..3, padding 0..2, output_padding, k 1/3/5,
  *     batch 1..3, with and without bias; backward must ADD into gradients
- *     that start non-zero; scratch starts as NaN garbage.
+ *     that start non-zero; scratch starts as NaN garbage. conv1d and
+ *     conv_transpose1d run once per algorithm (direct, shifted GEMM,
+ *     im2col GEMM, and the automatic choice).
  *  2. backward vs central finite differences of loss = Σ y·r for x, w, b
  *     of each op, max-pool inputs kept away from ties.
  *  3. tiny hand-computed values: conv1d, conv_transpose1d, im2col layouts,
@@ -227,16 +229,25 @@ static void check_against_ref(op_case *c, pd_rng *rng) {
     free(yr);
 }
 
+/* the conv1d algorithms to try (conv_transpose1d maps SHIFT to IM2COL) */
+static const pd_conv_algo algos[4] = {PD_CONV_AUTO, PD_CONV_DIRECT,
+                                      PD_CONV_SHIFT, PD_CONV_IM2COL};
+
 static void sweep(op_kind kind, uint64_t seed, int trials) {
-    pd_rng r;
-    pd_rng_seed(&r, seed, 0);
-    for (int t = 0; t < trials; t++) {
-        op_case c;
-        random_shape(&c, kind, &r);
-        case_setup(&c, &r);
-        check_against_ref(&c, &r);
-        case_free(&c);
+    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? 4 : 1;
+    for (int a = 0; a < nalgo; a++) {
+        pd_conv1d_force_algo(algos[a]);
+        pd_rng r;
+        pd_rng_seed(&r, seed, 0);
+        for (int t = 0; t < trials; t++) {
+            op_case c;
+            random_shape(&c, kind, &r);
+            case_setup(&c, &r);
+            check_against_ref(&c, &r);
+            case_free(&c);
+        }
     }
+    pd_conv1d_force_algo(PD_CONV_AUTO);
 }
 
 static void test_linear_vs_ref(void **state) {
@@ -281,18 +292,22 @@ static void test_larger_shapes_vs_ref(void **state) {
         {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32},
         {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32},
     };
-    for (size_t i = 0; i < sizeof c1 / sizeof c1[0]; i++) {
-        op_case c = {.kind = OP_CONV1D, .cs = c1[i], .has_bias = 1};
-        case_setup(&c, &r);
-        check_against_ref(&c, &r);
-        case_free(&c);
+    for (int a = 0; a < 4; a++) {
+        pd_conv1d_force_algo(algos[a]);
+        for (size_t i = 0; i < sizeof c1 / sizeof c1[0]; i++) {
+            op_case c = {.kind = OP_CONV1D, .cs = c1[i], .has_bias = 1};
+            case_setup(&c, &r);
+            check_against_ref(&c, &r);
+            case_free(&c);
+        }
+        for (size_t i = 0; i < sizeof t1 / sizeof t1[0]; i++) {
+            op_case c = {.kind = OP_CONVT1D, .ts = t1[i], .has_bias = 1};
+            case_setup(&c, &r);
+            check_against_ref(&c, &r);
+            case_free(&c);
+        }
     }
-    for (size_t i = 0; i < sizeof t1 / sizeof t1[0]; i++) {
-        op_case c = {.kind = OP_CONVT1D, .ts = t1[i], .has_bias = 1};
-        case_setup(&c, &r);
-        check_against_ref(&c, &r);
-        case_free(&c);
-    }
+    pd_conv1d_force_algo(PD_CONV_AUTO);
     for (size_t i = 0; i < sizeof c2 / sizeof c2[0]; i++) {
         op_case c = {.kind = OP_CONV2D, .s2 = c2[i], .has_bias = 1};
         case_setup(&c, &r);
@@ -349,11 +364,15 @@ static void test_gradcheck_weighted(void **state) {
         {.kind = OP_CONV2D,
          .s2 = {2, 2, 3, 7, 6, 3, 2, 1, PD_MATH_F32}, .has_bias = 1},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        case_setup(&cases[i], &r);
-        gradcheck_case(&cases[i]);
-        case_free(&cases[i]);
+    for (int a = 0; a < 4; a++) {
+        pd_conv1d_force_algo(algos[a]);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            case_setup(&cases[i], &r);
+            gradcheck_case(&cases[i]);
+            case_free(&cases[i]);
+        }
     }
+    pd_conv1d_force_algo(PD_CONV_AUTO);
 }
 
 typedef struct {
@@ -597,7 +616,8 @@ static void test_null_grads(void **state) {
     pd_rng r;
     pd_rng_seed(&r, 31, 0);
     for (int kind = OP_LINEAR; kind <= OP_CONV2D; kind++) {
-        for (int trial = 0; trial < 4; trial++) {
+        for (int trial = 0; trial < 16; trial++) {
+            pd_conv1d_force_algo(algos[trial % 4]);
             op_case c;
             random_shape(&c, (op_kind)kind, &r);
             c.has_bias = 1;
@@ -621,6 +641,7 @@ static void test_null_grads(void **state) {
             case_free(&c);
         }
     }
+    pd_conv1d_force_algo(PD_CONV_AUTO);
     pd_maxpool2d_backward(NULL, NULL, NULL, &(pd_pool2d_shape){1, 1, 2, 2, 2, 2});
     pd_gap_backward(NULL, NULL, 1, 1, 1);
 }

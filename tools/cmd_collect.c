@@ -4,25 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "pdiff/collect.h"
+#include "stages.h"
 
-#define COLLECT_OPTIONS                                                                   \
-    {"--data", "DIR", "dataset directory (IDX or CIFAR binary; default Fashion-MNIST)", NULL}, \
-    {"--net", "NAME", "mlp3 | convnet3 | cnn | resnet (default cnn)", NULL},                 \
-    {"--width", "W", "base width of cnn (16) / resnet (64 = ResNet-18)", NULL},               \
-    {"--params", "PATTERNS", "comma-separated tensor names or globs (default: last two norm layers)", NULL}, \
-    {"--mode", "MODE", "subset (default) | seeds (K networks from K seeds, all parameters)", NULL}, \
-    {"-K", "N", "number of checkpoints (default 200)", NULL},                                 \
-    {"--epochs", "E", "training epochs of the base network (default 6)", NULL},               \
-    {"--batch", "B", "SGD batch size (default 128)", NULL},                                   \
-    {"--lr", "LR", "base training learning rate, cosine schedule (default 0.05)", NULL},     \
-    {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.01)", NULL}, \
-    {"--every", "STEPS", "subset SGD steps between snapshots (default 10)", NULL},           \
-    {"--seed", "S", "random seed (default 0)", NULL}
-
-/* fills o from parsed options (shared with `pdiff run`) */
-void collect_from_opts(pd_collect_opts *o, const cli_opt *opts);
 
 void collect_from_opts(pd_collect_opts *o, const cli_opt *opts) {
     static const char *patterns[64];

@@ -1,7 +1,4 @@
 /* temporary: commands not yet wired */
 #include "cli.h"
-int cmd_train(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "pdiff: train not built yet\n"); return 1; }
-int cmd_generate(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "pdiff: generate not built yet\n"); return 1; }
-int cmd_eval(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "pdiff: eval not built yet\n"); return 1; }
 int cmd_run(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "pdiff: run not built yet\n"); return 1; }
 int cmd_ablate(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "pdiff: ablate not built yet\n"); return 1; }

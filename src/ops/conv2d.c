@@ -59,10 +59,11 @@ void pd_conv2d_forward(float *y, const float *x, const float *w, const float *b,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cout,
                 (int)ncols, (int)kdim, 1.0f, w, (int)kdim, col, (int)ncols,
                 0.0f, yp, (int)ncols);
+    const pd_cm_layout yl = {ncols, 0, plane};
     if (s->n == 1) {
-        if (b) pd_cm_to_ncs(y, y, b, 1, s->cout, plane, 0);
+        if (b) pd_cm_to_ncs(y, y, b, 1, s->cout, plane, &yl, 0);
     } else {
-        pd_cm_to_ncs(y, yp, b, s->n, s->cout, plane, 0);
+        pd_cm_to_ncs(y, yp, b, s->n, s->cout, plane, &yl, 0);
     }
 }
 
@@ -81,7 +82,8 @@ void pd_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
     const float *dyp = dy; /* (cout, n*ho*wo) */
     if (s->n > 1) {
         float *t = col + kdim * ncols;
-        pd_ncs_to_cm(t, dy, s->n, s->cout, plane);
+        const pd_cm_layout yl = {ncols, 0, plane};
+        pd_ncs_to_cm(t, dy, s->n, s->cout, plane, &yl);
         dyp = t;
     }
     if (dw) {

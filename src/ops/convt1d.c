@@ -15,8 +15,10 @@
  *             dW (cin, cout*k) += X' colᵀ
  *             dX' (cin, n*lin) = W × col;  dx += permute(dX')
  *
+ * Tiny channel counts use the direct loops of conv1d instead, with the
+ * same role swap (pd_conv1d_algo of the equivalent conv decides).
  * out_pad only lengthens the output; it must be < stride as in PyTorch.
- * Scratch (pd_convt1d_scratch floats): col followed by X'.
+ * Scratch (pd_convt1d_scratch floats): col followed by X' (none if direct).
  */
 #include <cblas.h>
 
@@ -29,8 +31,22 @@ size_t pd_convt1d_lout(const pd_convt1d_shape *s) {
     return full > 2 * s->pad ? full - 2 * s->pad : 0;
 }
 
+/* the conv1d whose data-gradient this op is: input (n, cout, lout),
+ * output (n, cin, lin), weight (cin, cout, k) */
+static pd_conv1d_shape convt1d_equiv(const pd_convt1d_shape *s) {
+    pd_conv1d_shape c = {s->n, s->cout, s->cin, pd_convt1d_lout(s), s->k,
+                         s->stride, s->pad, s->math};
+    return c;
+}
+
+static int convt1d_direct(const pd_convt1d_shape *s) {
+    pd_conv1d_shape c = convt1d_equiv(s);
+    return pd_conv1d_algo(&c) == PD_CONV_DIRECT;
+}
+
 size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
     size_t cols = s->n * s->lin;
+    if (convt1d_direct(s)) return 0;
     return s->cout * s->k * cols + s->cin * cols;
 }
 
@@ -50,11 +66,17 @@ void pd_convt1d_forward(float *y, const float *x, const float *w, const float *b
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
     pd_fill_bias(y, b, s->n, s->cout, g.lin);
     if (ncols == 0 || s->cin == 0 || kdim == 0) return;
+    if (convt1d_direct(s)) {
+        pd_conv1d_shape c = convt1d_equiv(s);
+        pd_conv1d_direct_dx(y, x, w, &c, s->lin);
+        return;
+    }
     float *col = scratch; /* (cout*k, n*lin) */
     const float *xp = x;  /* (cin, n*lin) */
     if (s->n > 1) {
         float *t = col + kdim * ncols;
-        pd_ncs_to_cm(t, x, s->n, s->cin, s->lin);
+        const pd_cm_layout xl = {ncols, 0, s->lin};
+        pd_ncs_to_cm(t, x, s->n, s->cin, s->lin, &xl);
         xp = t;
     }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ncols,
@@ -73,13 +95,20 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
     if (db) pd_bias_grad_add(db, dy, s->n, s->cout, g.lin);
     if (ncols == 0 || s->cin == 0 || kdim == 0 || (!dx && !dw)) return;
+    if (convt1d_direct(s)) {
+        pd_conv1d_shape c = convt1d_equiv(s);
+        if (dw) pd_conv1d_direct_dw(dw, x, dy, &c, s->lin);
+        if (dx) pd_conv1d_direct_fwd(dx, dy, w, NULL, &c, s->lin, 1);
+        return;
+    }
     float *col = scratch;              /* (cout*k, n*lin) */
     float *xp = col + kdim * ncols;    /* (cin, n*lin) */
+    const pd_cm_layout xl = {ncols, 0, s->lin};
     pd_im2col1d(col, dy, &g);
     if (dw) {
         const float *xs = x;
         if (s->n > 1) {
-            pd_ncs_to_cm(xp, x, s->n, s->cin, s->lin);
+            pd_ncs_to_cm(xp, x, s->n, s->cin, s->lin, &xl);
             xs = xp;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cin,
@@ -92,6 +121,6 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cin,
                     (int)ncols, (int)kdim, 1.0f, w, (int)kdim, col, (int)ncols,
                     s->n == 1 ? 1.0f : 0.0f, dst, (int)ncols);
-        if (s->n > 1) pd_cm_to_ncs(dx, xp, NULL, s->n, s->cin, s->lin, 1);
+        if (s->n > 1) pd_cm_to_ncs(dx, xp, NULL, s->n, s->cin, s->lin, &xl, 1);
     }
 }

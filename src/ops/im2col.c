@@ -1,6 +1,6 @@
 /*
  * im2col.c — batch im2col / col2im (1-D and 2-D) and the (n, c, sp) ↔
- * (c, n*sp) permutes used by the GEMM convolutions; see im2col.h.
+ * channel-major permutes used by the GEMM convolutions; see im2col.h.
  *
  * Every loop nest runs over (channel, sample) pairs in parallel: a pair owns
  * one row of x (or y) and one block of columns in each of its col rows, so
@@ -15,10 +15,8 @@
 /* below this many touched floats a loop runs on one thread */
 #define PD_OMP_MIN_WORK 16384
 
-/* The output positions l in [*lo, *hi) whose input position
- * l*stride + t - pad falls inside [0, lin); every other l reads padding. */
-static void tap_range(size_t t, size_t lin, size_t stride, size_t pad,
-                      size_t lout, size_t *lo, size_t *hi) {
+void pd_tap_range(size_t t, size_t lin, size_t stride, size_t pad,
+                  size_t lout, size_t *lo, size_t *hi) {
     size_t a = t >= pad ? 0 : (pad - t + stride - 1) / stride;
     size_t b = 0;
     if (lin + pad > t) b = (lin - 1 + pad - t) / stride + 1;
@@ -32,7 +30,7 @@ static void tap_range(size_t t, size_t lin, size_t stride, size_t pad,
 static void gather_row(float *dst, const float *src, size_t t, size_t lin,
                        size_t stride, size_t pad, size_t lout) {
     size_t lo, hi;
-    tap_range(t, lin, stride, pad, lout, &lo, &hi);
+    pd_tap_range(t, lin, stride, pad, lout, &lo, &hi);
     if (lo > 0) memset(dst, 0, lo * sizeof(float));
     if (hi > lo) {
         const float *s = src + lo * stride + t - pad;
@@ -49,7 +47,7 @@ static void gather_row(float *dst, const float *src, size_t t, size_t lin,
 static void scatter_row(float *dst, const float *src, size_t t, size_t lin,
                         size_t stride, size_t pad, size_t lout) {
     size_t lo, hi;
-    tap_range(t, lin, stride, pad, lout, &lo, &hi);
+    pd_tap_range(t, lin, stride, pad, lout, &lo, &hi);
     if (hi <= lo) return;
     float *d = dst + lo * stride + t - pad;
     if (stride == 1) {
@@ -60,16 +58,31 @@ static void scatter_row(float *dst, const float *src, size_t t, size_t lin,
 }
 
 void pd_im2col1d(float *col, const float *x, const pd_col1d_geom *g) {
-    const size_t n = g->n, c = g->c, k = g->k, lout = g->lout;
+    const size_t n = g->n, c = g->c, k = g->k, lin = g->lin, lout = g->lout;
     const size_t ncols = n * lout;
+    /* one col row (ci, t) per iteration; its valid range is the same for
+     * every sample */
 #pragma omp parallel for collapse(2) schedule(static) \
     if (c * k * ncols > PD_OMP_MIN_WORK)
     for (size_t ci = 0; ci < c; ci++) {
-        for (size_t b = 0; b < n; b++) {
-            const float *xr = x + (b * c + ci) * g->lin; /* x[b][ci][:] */
-            for (size_t t = 0; t < k; t++) {
-                float *dst = col + (ci * k + t) * ncols + b * lout;
-                gather_row(dst, xr, t, g->lin, g->stride, g->pad, lout);
+        for (size_t t = 0; t < k; t++) {
+            size_t lo, hi;
+            pd_tap_range(t, lin, g->stride, g->pad, lout, &lo, &hi);
+            float *row = col + (ci * k + t) * ncols;
+            for (size_t b = 0; b < n; b++) {
+                float *dst = row + b * lout;
+                for (size_t l = 0; l < lo; l++) dst[l] = 0.0f;
+                if (hi > lo) { /* src = &x[b][ci][lo*stride + t - pad] */
+                    const float *src =
+                        x + (b * c + ci) * lin + lo * g->stride + t - g->pad;
+                    if (g->stride == 1) {
+                        for (size_t l = lo; l < hi; l++) dst[l] = src[l - lo];
+                    } else {
+                        for (size_t l = lo; l < hi; l++)
+                            dst[l] = src[(l - lo) * g->stride];
+                    }
+                }
+                for (size_t l = hi; l < lout; l++) dst[l] = 0.0f;
             }
         }
     }
@@ -102,7 +115,7 @@ void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g) {
             for (size_t ky = 0; ky < k; ky++) {
                 /* output rows oy whose input row oy*stride+ky-pad exists */
                 size_t ylo, yhi;
-                tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
+                pd_tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
                 for (size_t kx = 0; kx < k; kx++) {
                     float *dst = col + ((ci * k + ky) * k + kx) * ncols +
                                  b * plane;
@@ -132,7 +145,7 @@ void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g) {
             float *xp = x + (b * c + ci) * g->h * g->w;
             for (size_t ky = 0; ky < k; ky++) {
                 size_t ylo, yhi;
-                tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
+                pd_tap_range(ky, g->h, g->stride, g->pad, ho, &ylo, &yhi);
                 for (size_t kx = 0; kx < k; kx++) {
                     const float *src = col + ((ci * k + ky) * k + kx) * ncols +
                                        b * plane;
@@ -148,13 +161,14 @@ void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g) {
 }
 
 void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
-                  size_t c, size_t sp, int accumulate) {
+                  size_t c, size_t sp, const pd_cm_layout *lay,
+                  int accumulate) {
 #pragma omp parallel for collapse(2) schedule(static) \
     if (n * c * sp > PD_OMP_MIN_WORK)
     for (size_t b = 0; b < n; b++) {
         for (size_t ci = 0; ci < c; ci++) {
             float *dst = y + (b * c + ci) * sp;
-            const float *src = a + ci * n * sp + b * sp;
+            const float *src = a + ci * lay->ld + lay->front + b * lay->step;
             const float off = bias ? bias[ci] : 0.0f;
             if (accumulate) {
                 for (size_t s = 0; s < sp; s++) dst[s] += src[s] + off;
@@ -167,13 +181,21 @@ void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
     }
 }
 
-void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp) {
+void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp,
+                  const pd_cm_layout *lay) {
+    const size_t gap = lay->step - sp, end = lay->front + n * lay->step;
 #pragma omp parallel for collapse(2) schedule(static) \
     if (n * c * sp > PD_OMP_MIN_WORK)
     for (size_t ci = 0; ci < c; ci++) {
         for (size_t b = 0; b < n; b++) {
-            memcpy(a + ci * n * sp + b * sp, x + (b * c + ci) * sp,
-                   sp * sizeof(float));
+            float *row = a + ci * lay->ld;
+            float *dst = row + lay->front + b * lay->step;
+            memcpy(dst, x + (b * c + ci) * sp, sp * sizeof(float));
+            if (gap) memset(dst + sp, 0, gap * sizeof(float));
+            /* the first and last sample of a row also clear its ends */
+            if (b == 0 && lay->front) memset(row, 0, lay->front * sizeof(float));
+            if (b == n - 1 && lay->ld > end)
+                memset(row + end, 0, (lay->ld - end) * sizeof(float));
         }
     }
 }

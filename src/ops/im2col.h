@@ -1,19 +1,26 @@
 /*
- * im2col.h — layout helpers shared by the GEMM convolutions (conv1d,
- * conv_transpose1d, conv2d): im2col / col2im over a whole batch, and the
- * permutes between the PyTorch layout (n, c, sp) and the GEMM layout
- * (c, n*sp) in which all samples of a channel sit in one row.
+ * im2col.h — helpers shared by the convolution kernels (conv1d,
+ * conv_transpose1d, conv2d); internal to src/ops.
  *
- * Column matrices hold one row per (input channel, kernel tap) and one
- * column per (sample, output position), so a convolution is one sgemm:
- *   Y' (cout, n*lout) = W (cout, cin*k) × col (cin*k, n*lout).
- * All loops are parallelised with OpenMP over independent (channel, sample)
+ *  - im2col / col2im over a whole batch (1-D and 2-D). Column matrices hold
+ *    one row per (input channel, kernel tap) and one column per (sample,
+ *    output position), so a convolution is one sgemm:
+ *      Y' (cout, n*lout) = W (cout, cin*k) × col (cin*k, n*lout).
+ *  - permutes between the PyTorch layout (n, c, sp) and a "channel-major"
+ *    layout (c, ...) in which all samples of a channel share one row,
+ *    optionally with zero gaps between samples (pd_cm_layout).
+ *  - direct (GEMM-free) 1-D convolution loops for tiny channel counts, and
+ *    the rule that picks a conv1d algorithm.
+ *
+ * The loops are parallelised with OpenMP over independent (channel, sample)
  * pairs; none of these helpers calls BLAS.
  */
 #ifndef PD_IM2COL_H
 #define PD_IM2COL_H
 
 #include <stddef.h>
+
+#include "ops/ops.h"
 
 /* Geometry of a 1-D im2col: x (n, c, lin) seen through a kernel of k taps
  * with stride and zero padding `pad`, giving lout output positions. */
@@ -36,17 +43,66 @@ void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g);
 /* the adjoint: x (n, c, h, w) += scatter of col (c*k*k, n*ho*wo) */
 void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g);
 
-/* a (c, n*sp) → y (n, c, sp): y[b][ci][s] = a[ci][b*sp + s] (+ bias[ci] if
- * bias is not NULL). accumulate != 0 adds into y instead of overwriting. */
+/* Channel-major layout of n samples of sp values per channel: row ci of a
+ * matrix with leading dimension ld holds sample b's values at columns
+ * front + b*step + s (s < sp); step >= sp. The dense layout is
+ * {n*sp, 0, sp}; the padded one of the stride-1 conv1d leaves zero gaps. */
+typedef struct { size_t ld, front, step; } pd_cm_layout;
+
+/* a (c, ld) → y (n, c, sp): y[b][ci][s] = a[ci][front + b*step + s]
+ * (+ bias[ci] if bias is not NULL); accumulate != 0 adds into y. */
 void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
-                  size_t c, size_t sp, int accumulate);
-/* x (n, c, sp) → a (c, n*sp), the inverse permute */
-void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp);
+                  size_t c, size_t sp, const pd_cm_layout *lay,
+                  int accumulate);
+/* x (n, c, sp) → a (c, ld), the inverse permute; every column of a that
+ * holds no sample value (front, gaps, tail up to ld) is set to 0. */
+void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp,
+                  const pd_cm_layout *lay);
+
+/* The output positions l in [*lo, *hi) of a conv whose tap t reads input
+ * position l*stride + t - pad inside [0, lin); every other l of [0, lout)
+ * reads padding. */
+void pd_tap_range(size_t t, size_t lin, size_t stride, size_t pad,
+                  size_t lout, size_t *lo, size_t *hi);
 
 /* y (n, c, sp) = bias[ci] broadcast (0 where bias is NULL) */
 void pd_fill_bias(float *y, const float *bias, size_t n, size_t c, size_t sp);
 /* db (c) += sum over samples and positions of dy (n, c, sp) */
 void pd_bias_grad_add(float *db, const float *dy, size_t n, size_t c,
                       size_t sp);
+
+/* ---- conv1d algorithms ---------------------------------------------------
+ * DIRECT: nested loops, for tiny channel counts where a GEMM's K or M is too
+ *         small to pay for the data movement.
+ * SHIFT:  stride 1 only: k GEMMs on shifted views of one zero-padded copy
+ *         of x, so no k-times larger column matrix is built.
+ * IM2COL: im2col + one GEMM, any stride. */
+typedef enum {
+    PD_CONV_AUTO = 0,
+    PD_CONV_DIRECT,
+    PD_CONV_SHIFT,
+    PD_CONV_IM2COL
+} pd_conv_algo;
+
+/* Test hook: force an algorithm for every later conv1d / conv_transpose1d
+ * call (PD_CONV_AUTO restores the rule). SHIFT falls back to IM2COL where
+ * it does not apply. Not thread-safe; tests and benches only. */
+void pd_conv1d_force_algo(pd_conv_algo a);
+/* the algorithm conv1d uses for s (never AUTO) */
+pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s);
+
+/* Direct loops in conv1d terms: x (n, cin, lin), w (cout, cin, k),
+ * y (n, cout, lout), lout given; conv_transpose1d uses them with the roles
+ * of x and y swapped. */
+/* y = conv(x) + b (b may be NULL); accumulate != 0 adds into y */
+void pd_conv1d_direct_fwd(float *y, const float *x, const float *w,
+                          const float *b, const pd_conv1d_shape *s,
+                          size_t lout, int accumulate);
+/* dx += convᵀ(dy) */
+void pd_conv1d_direct_dx(float *dx, const float *dy, const float *w,
+                         const pd_conv1d_shape *s, size_t lout);
+/* dw += Σ_b Σ_l dy[b][co][l] x[b][ci][l*stride + t - pad] */
+void pd_conv1d_direct_dw(float *dw, const float *dy, const float *x,
+                         const pd_conv1d_shape *s, size_t lout);
 
 #endif

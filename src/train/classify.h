@@ -21,9 +21,6 @@ typedef struct {
     int from_stage;       /* stage these features enter */
 } pd_feats;
 
-typedef void (*pd_progress_fn)(void *ctx, long done, long total, double loss,
-                               double acc);
-
 /* SGD on the trainable tensors (PD_TRAINABLE) of net, shuffled per epoch
  * with rng; lr follows `lr_at(step)` factor of o->lr when given (else a
  * constant). Momentum buffers live in net->params.m (allocated here,

@@ -1,0 +1,480 @@
+/*
+ * evaluate.c — see evaluate.h. Every model shares the frozen network of
+ * the first checkpoint; only the subset differs, so the frozen prefix's
+ * activations are computed once and each model runs the tail only.
+ * Wrong predictions are kept as bitsets, making the IoU of two models a
+ * popcount over 10 000 / 64 words.
+ */
+#include "pdiff/evaluate.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/fsutil.h"
+#include "io/atomic_file.h"
+#include "io/dataset.h"
+#include "io/params_io.h"
+#include "pdiff/generate.h"
+#include "pdiff/manifest.h"
+#include "train/classify.h"
+
+void pd_eval_defaults(pd_eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->eval_train = 10000;
+    o->baselines = 1;
+    o->finetune_steps = 20;
+    for (int i = 0; i < 3; i++) o->seconds[i] = NAN;
+}
+
+/* one evaluated model */
+typedef struct {
+    double train_acc, test_acc, max_iou;
+    uint64_t *wrong; /* bitset over test samples, NULL if not finite */
+} model_eval;
+
+typedef struct {
+    pd_net net;
+    pd_graph *g;
+    pd_feats test, train;
+    int32_t *pred;
+    size_t words;
+} evaluator;
+
+static int finite_vec(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+static pd_status eval_vector(evaluator *e, const float *vec, model_eval *out) {
+    size_t D = pd_params_selected_size(&e->net.params);
+    memset(out, 0, sizeof *out);
+    out->max_iou = NAN;
+    if (!finite_vec(vec, D)) {
+        out->train_acc = out->test_acc = NAN;
+        return PD_OK;
+    }
+    pd_params_scatter(&e->net.params, vec);
+    pd_status st = pd_evaluate(&e->net, e->g, &e->test, 1000, &out->test_acc, NULL, e->pred);
+    if (!st) st = pd_evaluate(&e->net, e->g, &e->train, 1000, &out->train_acc, NULL, NULL);
+    if (st) return st;
+    out->wrong = calloc(e->words, sizeof(uint64_t));
+    if (!out->wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < e->test.n; i++)
+        if (e->pred[i] != e->test.y[i]) out->wrong[i / 64] |= 1ull << (i % 64);
+    return PD_OK;
+}
+
+static double iou(const uint64_t *a, const uint64_t *b, size_t words) {
+    size_t in = 0, un = 0;
+    for (size_t i = 0; i < words; i++) {
+        in += (size_t)__builtin_popcountll(a[i] & b[i]);
+        un += (size_t)__builtin_popcountll(a[i] | b[i]);
+    }
+    return un ? (double)in / (double)un : 1.0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* best / mean / median / worst over the finite values */
+static pd_stats stats(const double *v, size_t n) {
+    pd_stats s = {NAN, NAN, NAN, NAN, 0};
+    double *c = malloc((n ? n : 1) * sizeof(double));
+    if (!c) return s;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            c[s.n++] = v[i];
+            sum += v[i];
+        }
+    if (s.n) {
+        qsort(c, s.n, sizeof(double), cmp_double);
+        s.worst = c[0];
+        s.best = c[s.n - 1];
+        s.mean = sum / (double)s.n;
+        s.median = s.n % 2 ? c[s.n / 2] : 0.5 * (c[s.n / 2 - 1] + c[s.n / 2]);
+    }
+    free(c);
+    return s;
+}
+
+static double l2(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return sqrt(s);
+}
+
+static size_t nearest(const float *v, const float *O, size_t K, size_t D, size_t skip, double *dist) {
+    size_t best = 0;
+    *dist = INFINITY;
+    for (size_t k = 0; k < K; k++) {
+        if (k == skip) continue;
+        double d = l2(v, O + k * D, D);
+        if (d < *dist) {
+            *dist = d;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* max IoU of one model's wrong set to any original */
+static double max_iou_to(const model_eval *m, const model_eval *orig, size_t K, size_t words, size_t skip) {
+    double best = NAN;
+    if (!m->wrong) return best;
+    for (size_t k = 0; k < K; k++) {
+        if (k == skip || !orig[k].wrong) continue;
+        double x = iou(m->wrong, orig[k].wrong, words);
+        if (!(x <= best)) best = x;
+    }
+    return best;
+}
+
+static double mean_pair_iou(const model_eval *a, size_t na, const model_eval *b, size_t nb,
+                            int same, size_t words) {
+    double sum = 0;
+    size_t cnt = 0;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = same ? i + 1 : 0; j < nb; j++)
+            if (a[i].wrong && b[j].wrong) {
+                sum += iou(a[i].wrong, b[j].wrong, words);
+                cnt++;
+            }
+    return cnt ? sum / (double)cnt : NAN;
+}
+
+static void add_stats(cJSON *o, const char *key, pd_stats s) {
+    cJSON *x = cJSON_AddObjectToObject(o, key);
+    cJSON_AddNumberToObject(x, "best", s.best);
+    cJSON_AddNumberToObject(x, "mean", s.mean);
+    cJSON_AddNumberToObject(x, "median", s.median);
+    cJSON_AddNumberToObject(x, "worst", s.worst);
+    cJSON_AddNumberToObject(x, "count", (double)s.n);
+}
+
+static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
+                               const model_eval *orig, size_t K, const model_eval *gen,
+                               size_t N, const double *gen_dist) {
+    char path[4096];
+    cJSON *root = cJSON_CreateObject();
+    add_stats(root, "original", r->original);
+    cJSON_AddNumberToObject(root, "ensemble", r->ensemble);
+    cJSON *p = cJSON_AddObjectToObject(root, "pdiff");
+    cJSON_AddNumberToObject(p, "selected", r->selected);
+    cJSON_AddNumberToObject(p, "best", r->pdiff.best);
+    cJSON_AddNumberToObject(p, "mean", r->pdiff.mean);
+    cJSON_AddNumberToObject(p, "median", r->pdiff.median);
+    cJSON_AddNumberToObject(p, "worst", r->pdiff.worst);
+    cJSON_AddNumberToObject(p, "test_selected", r->test_selected);
+    cJSON_AddNumberToObject(p, "count", (double)r->pdiff.n);
+    cJSON_AddNumberToObject(p, "nonfinite", (double)r->nonfinite);
+    cJSON_AddNumberToObject(p, "below_worst_original", (double)r->below_worst);
+    cJSON *s = cJSON_AddObjectToObject(root, "similarity");
+    cJSON_AddNumberToObject(s, "orig_orig", r->iou_orig_orig);
+    cJSON_AddNumberToObject(s, "gen_gen", r->iou_gen_gen);
+    cJSON_AddNumberToObject(s, "gen_orig", r->iou_gen_orig);
+    cJSON_AddNumberToObject(s, "gen_orig_max", r->iou_gen_orig_max);
+    cJSON *b = cJSON_AddObjectToObject(s, "baselines");
+    const char *amp[3] = {"noise_0.01", "noise_0.05", "noise_0.1"};
+    for (int i = 0; i < 3; i++) {
+        cJSON *x = cJSON_AddObjectToObject(b, amp[i]);
+        cJSON_AddNumberToObject(x, "max_iou_mean", r->noise_iou_max[i]);
+        cJSON_AddNumberToObject(x, "acc_mean", r->noise_acc[i]);
+    }
+    cJSON *ft = cJSON_AddObjectToObject(b, "finetune");
+    cJSON_AddNumberToObject(ft, "max_iou_mean", r->finetune_iou_max);
+    cJSON_AddNumberToObject(ft, "acc_mean", r->finetune_acc);
+    cJSON *d = cJSON_AddObjectToObject(root, "distance");
+    cJSON_AddNumberToObject(d, "gen_to_nearest_original", r->dist_gen_nearest);
+    cJSON_AddNumberToObject(d, "original_to_nearest_original", r->dist_orig_nearest);
+    cJSON *sec = cJSON_AddObjectToObject(root, "seconds");
+    const char *names[3] = {"collect", "train", "generate"};
+    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(sec, names[i], o->seconds[i]);
+    cJSON_AddNumberToObject(sec, "eval", r->seconds_eval);
+    cJSON *ja = cJSON_AddArrayToObject(root, "generated");
+    for (size_t i = 0; i < N; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "train_acc", gen[i].train_acc);
+        cJSON_AddNumberToObject(x, "test_acc", gen[i].test_acc);
+        cJSON_AddNumberToObject(x, "max_iou_to_original", gen[i].max_iou);
+        cJSON_AddNumberToObject(x, "distance_to_nearest_original", gen_dist[i]);
+        cJSON_AddItemToArray(ja, x);
+    }
+    cJSON *jo = cJSON_AddArrayToObject(root, "originals");
+    for (size_t k = 0; k < K; k++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "train_acc", orig[k].train_acc);
+        cJSON_AddNumberToObject(x, "test_acc", orig[k].test_acc);
+        cJSON_AddNumberToObject(x, "max_iou_to_other_original", orig[k].max_iou);
+        cJSON_AddItemToArray(jo, x);
+    }
+    char *text = cJSON_Print(root); /* cJSON prints NaN as null */
+    cJSON_Delete(root);
+    if (!text) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/results.json", o->out_dir);
+    pd_status st = pd_write_file_atomic(path, text, strlen(text));
+    free(text);
+    if (st) return st;
+
+    char md[8192];
+    int n = snprintf(md, sizeof md,
+        "# p-diff results\n\n"
+        "Test accuracy (%%) on %s.\n\n"
+        "| | best | mean | median | worst |\n|---|---|---|---|---|\n"
+        "| original (K = %zu) | %.2f | %.2f | %.2f | %.2f |\n"
+        "| p-diff (N = %zu finite) | %.2f | %.2f | %.2f | %.2f |\n\n"
+        "| method | accuracy |\n|---|---|\n"
+        "| original (best) | %.2f |\n| ensemble (mean subset) | %.2f |\n"
+        "| p-diff (selected on training set) | %.2f |\n"
+        "| p-diff (selected on test set, as the authors' code) | %.2f |\n\n"
+        "Generated models below the worst original: %zu of %zu; non-finite: %zu.\n\n"
+        "## Similarity (IoU of wrong test predictions)\n\n"
+        "| pair | mean IoU |\n|---|---|\n| original–original | %.4f |\n"
+        "| generated–generated | %.4f |\n| generated–original | %.4f |\n"
+        "| generated: max IoU to any original | %.4f |\n"
+        "| noise 0.01 / 0.05 / 0.1 on nearest original: max IoU | %.4f / %.4f / %.4f |\n"
+        "| noise 0.01 / 0.05 / 0.1: mean accuracy | %.2f / %.2f / %.2f |\n"
+        "| fine-tuned nearest original: max IoU / accuracy | %.4f / %.2f |\n\n"
+        "## Parameter space\n\nMean L2 distance to the nearest original: generated %.4g, "
+        "originals (to another original) %.4g.\n\n"
+        "## Wall time (s)\n\ncollect %.1f, train %.1f, generate %.1f, eval %.1f\n",
+        o->data_dir ? o->data_dir : "the manifest's dataset",
+        K, r->original.best, r->original.mean, r->original.median, r->original.worst,
+        r->pdiff.n, r->pdiff.best, r->pdiff.mean, r->pdiff.median, r->pdiff.worst,
+        r->original.best, r->ensemble, r->selected, r->test_selected, r->below_worst, N,
+        r->nonfinite, r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig, r->iou_gen_orig_max,
+        r->noise_iou_max[0], r->noise_iou_max[1], r->noise_iou_max[2], r->noise_acc[0],
+        r->noise_acc[1], r->noise_acc[2], r->finetune_iou_max, r->finetune_acc,
+        r->dist_gen_nearest, r->dist_orig_nearest, o->seconds[0], o->seconds[1], o->seconds[2],
+        r->seconds_eval);
+    snprintf(path, sizeof path, "%s/results.md", o->out_dir);
+    return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
+    double t0 = now_s();
+    memset(r, 0, sizeof *r);
+    pd_manifest m;
+    pd_status st = pd_manifest_read(o->ckpt_dir, &m);
+    if (st) return st;
+    if (!m.has_net) {
+        pd_manifest_free(&m);
+        return pd_fail(PD_ERR_ARG, "%s/manifest.json: no network description; eval needs "
+                                   "checkpoints from 'pdiff collect'", o->ckpt_dir);
+    }
+    float *O = NULL, *G = NULL;
+    size_t K = m.K, D = m.D, N = 0;
+    evaluator e = {0};
+    pd_dataset train = {0}, test = {0};
+    model_eval *orig = NULL, *gen = NULL;
+    double *gen_dist = NULL, *accs = NULL;
+    float *tmp = NULL;
+    if ((st = pd_manifest_load_vectors(&m, o->ckpt_dir, &O))) goto done;
+    if ((st = pd_generated_read(o->gen_dir, D, &G, &N))) goto done;
+    const char *data = o->data_dir ? o->data_dir : m.data_dir;
+    if ((st = pd_dataset_load(data, 1, &train)) || (st = pd_dataset_load(data, 0, &test)) ||
+        (st = pd_dataset_normalize(&train, &test)))
+        goto done;
+    if ((st = pd_net_create(&e.net, &m.net, (const char *const *)m.params, m.nparams))) goto done;
+    if (pd_params_selected_size(&e.net.params) != D) {
+        st = pd_fail(PD_ERR_SHAPE, "%s: subset size %zu does not match D = %zu", o->ckpt_dir,
+                     pd_params_selected_size(&e.net.params), D);
+        goto done;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", o->ckpt_dir, m.files[0]);
+    if ((st = pd_params_load(&e.net.params, path, 0))) goto done;
+    e.g = pd_graph_new();
+    e.pred = malloc(test.n * sizeof(int32_t));
+    if (!e.g || !e.pred) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    e.words = (test.n + 63) / 64;
+    int cut = pd_net_cut_stage(&e.net);
+    pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0};
+    pd_feats ftrain = ftest;
+    ftrain.x = train.x;
+    ftrain.y = train.y;
+    ftrain.n = train.n < o->eval_train ? train.n : o->eval_train;
+    float *cache_test = NULL, *cache_train = NULL;
+    if ((st = pd_compute_features(&e.net, e.g, &ftest, cut, 500, &cache_test, &e.test))) goto done;
+    st = pd_compute_features(&e.net, e.g, &ftrain, cut, 500, &cache_train, &e.train);
+    if (st) {
+        free(cache_test);
+        goto done;
+    }
+
+    orig = calloc(K, sizeof *orig);
+    gen = calloc(N ? N : 1, sizeof *gen);
+    gen_dist = malloc((N ? N : 1) * sizeof(double));
+    accs = malloc((K + N + 1) * sizeof(double));
+    tmp = malloc(D * sizeof(float));
+    if (!orig || !gen || !gen_dist || !accs || !tmp) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto free_cache;
+    }
+    long total = (long)(K + N + 1 + (o->baselines ? 4 * N : 0)), done_n = 0;
+    for (size_t k = 0; k < K && !st; k++) {
+        st = eval_vector(&e, O + k * D, &orig[k]);
+        pd_report(&o->progress, "eval", ++done_n, total, NULL);
+    }
+    for (size_t i = 0; i < N && !st; i++) {
+        st = eval_vector(&e, G + i * D, &gen[i]);
+        pd_report(&o->progress, "eval", ++done_n, total, NULL);
+    }
+    if (st) goto free_cache;
+    /* ensemble: the element-wise mean of the K originals */
+    for (size_t j = 0; j < D; j++) {
+        double s = 0;
+        for (size_t k = 0; k < K; k++) s += O[k * D + j];
+        tmp[j] = (float)(s / (double)K);
+    }
+    model_eval ens;
+    if ((st = eval_vector(&e, tmp, &ens))) goto free_cache;
+    free(ens.wrong);
+    r->ensemble = ens.test_acc;
+
+    for (size_t k = 0; k < K; k++) accs[k] = orig[k].test_acc;
+    r->original = stats(accs, K);
+    for (size_t i = 0; i < N; i++) accs[i] = gen[i].test_acc;
+    r->pdiff = stats(accs, N);
+    r->selected = r->test_selected = NAN;
+    double best_train = -1;
+    for (size_t i = 0; i < N; i++) {
+        if (!gen[i].wrong) {
+            r->nonfinite++;
+            continue;
+        }
+        if (gen[i].train_acc > best_train) {
+            best_train = gen[i].train_acc;
+            r->selected = gen[i].test_acc;
+        }
+        if (gen[i].test_acc < r->original.worst) r->below_worst++;
+    }
+    r->test_selected = r->pdiff.best;
+
+    /* similarity */
+    r->iou_orig_orig = mean_pair_iou(orig, K, orig, K, 1, e.words);
+    r->iou_gen_gen = mean_pair_iou(gen, N, gen, N, 1, e.words);
+    r->iou_gen_orig = mean_pair_iou(gen, N, orig, K, 0, e.words);
+    for (size_t k = 0; k < K; k++) orig[k].max_iou = max_iou_to(&orig[k], orig, K, e.words, k);
+    for (size_t i = 0; i < N; i++) {
+        gen[i].max_iou = max_iou_to(&gen[i], orig, K, e.words, (size_t)-1);
+        accs[i] = gen[i].max_iou;
+    }
+    r->iou_gen_orig_max = stats(accs, N).mean;
+
+    /* distances in parameter space */
+    double sum = 0, dist;
+    for (size_t k = 0; k < K; k++) {
+        nearest(O + k * D, O, K, D, k, &dist);
+        sum += dist;
+    }
+    r->dist_orig_nearest = K > 1 ? sum / (double)K : NAN;
+    for (size_t i = 0; i < N; i++) {
+        gen_dist[i] = NAN;
+        if (gen[i].wrong) nearest(G + i * D, O, K, D, (size_t)-1, &gen_dist[i]);
+    }
+    r->dist_gen_nearest = stats(gen_dist, N).mean;
+
+    /* baselines built from each generated model's nearest original */
+    const float amps[3] = {0.01f, 0.05f, 0.1f};
+    for (int a = 0; a < 3; a++) r->noise_iou_max[a] = r->noise_acc[a] = NAN;
+    r->finetune_iou_max = r->finetune_acc = NAN;
+    if (o->baselines && N > 0) {
+        double iou_sum[4] = {0}, acc_sum[4] = {0};
+        size_t cnt = 0;
+        pd_rng rng;
+        pd_rng_seed(&rng, o->seed, 30);
+        int32_t *order = malloc(e.train.n * sizeof(int32_t));
+        if (!order) {
+            st = pd_fail(PD_ERR_NOMEM, "out of memory");
+            goto free_cache;
+        }
+        pd_net_set_trainable(&e.net, 1);
+        if ((st = pd_params_alloc_state(&e.net.params))) {
+            free(order);
+            goto free_cache;
+        }
+        for (size_t i = 0; i < N && !st; i++) {
+            if (!gen[i].wrong) continue;
+            double dd;
+            size_t k = nearest(G + i * D, O, K, D, (size_t)-1, &dd);
+            model_eval b;
+            for (int a = 0; a < 3 && !st; a++) {
+                for (size_t j = 0; j < D; j++) tmp[j] = O[k * D + j] + amps[a] * pd_rng_normal(&rng);
+                if ((st = eval_vector(&e, tmp, &b))) break;
+                iou_sum[a] += max_iou_to(&b, orig, K, e.words, (size_t)-1);
+                acc_sum[a] += b.test_acc;
+                free(b.wrong);
+                pd_report(&o->progress, "eval", ++done_n, total, NULL);
+            }
+            if (st) break;
+            /* a short fine-tune of the nearest original's subset */
+            pd_params_scatter(&e.net.params, O + k * D);
+            memset(e.net.params.m, 0, e.net.params.total * sizeof(float));
+            for (size_t j = 0; j < e.train.n; j++) order[j] = (int32_t)j;
+            size_t cursor = e.train.n; /* forces a shuffle */
+            long step = 0;
+            pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0};
+            st = pd_fit_steps(&e.net, e.g, &e.train, &fo, &rng, order, &cursor, &step,
+                              o->finetune_steps, NULL);
+            if (!st) {
+                pd_params_gather(&e.net.params, tmp);
+                st = eval_vector(&e, tmp, &b);
+            }
+            if (st) break;
+            iou_sum[3] += max_iou_to(&b, orig, K, e.words, (size_t)-1);
+            acc_sum[3] += b.test_acc;
+            free(b.wrong);
+            cnt++;
+            pd_report(&o->progress, "eval", ++done_n, total, NULL);
+        }
+        free(order);
+        if (cnt) {
+            for (int a = 0; a < 3; a++) {
+                r->noise_iou_max[a] = iou_sum[a] / (double)cnt;
+                r->noise_acc[a] = acc_sum[a] / (double)cnt;
+            }
+            r->finetune_iou_max = iou_sum[3] / (double)cnt;
+            r->finetune_acc = acc_sum[3] / (double)cnt;
+        }
+    }
+    r->seconds_eval = now_s() - t0;
+    if (!st) st = pd_mkdir_p(o->out_dir);
+    if (!st) st = write_results(o, r, orig, K, gen, N, gen_dist);
+free_cache:
+    free(cache_test);
+    free(cache_train);
+done:
+    for (size_t k = 0; orig && k < K; k++) free(orig[k].wrong);
+    for (size_t i = 0; gen && i < N; i++) free(gen[i].wrong);
+    free(orig);
+    free(gen);
+    free(gen_dist);
+    free(accs);
+    free(tmp);
+    free(O);
+    free(G);
+    free(e.pred);
+    pd_graph_free(e.g);
+    if (e.net.params.data) pd_net_free(&e.net);
+    pd_dataset_free(&train);
+    pd_dataset_free(&test);
+    pd_manifest_free(&m);
+    return st;
+}

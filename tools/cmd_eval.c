@@ -1,0 +1,74 @@
+/*
+ * cmd_eval.c — `pdiff eval`: the paper's tables for originals vs generated
+ * models, similarity, distances; writes results.json / results.md and
+ * prints the table.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stages.h"
+#include "pdiff/evaluate.h"
+
+void print_results(const pd_eval_result *r);
+
+void print_results(const pd_eval_result *r) {
+    printf("\n%-34s %8s %8s %8s %8s\n", "test accuracy (%)", "best", "mean", "median", "worst");
+    printf("%-34s %8.2f %8.2f %8.2f %8.2f\n", "original", r->original.best, r->original.mean,
+           r->original.median, r->original.worst);
+    printf("%-34s %8.2f %8.2f %8.2f %8.2f\n", "p-diff", r->pdiff.best, r->pdiff.mean,
+           r->pdiff.median, r->pdiff.worst);
+    printf("\n%-34s %8.2f\n", "original (best)", r->original.best);
+    printf("%-34s %8.2f\n", "ensemble", r->ensemble);
+    printf("%-34s %8.2f\n", "p-diff (selected on train set)", r->selected);
+    printf("%-34s %8.2f\n", "p-diff (selected on test set)", r->test_selected);
+    printf("generated below the worst original: %zu of %zu; non-finite: %zu\n", r->below_worst,
+           r->pdiff.n + r->nonfinite, r->nonfinite);
+    printf("IoU of wrong predictions: orig-orig %.3f  gen-gen %.3f  gen-orig %.3f  "
+           "gen max-to-orig %.3f\n", r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig,
+           r->iou_gen_orig_max);
+    printf("baselines, max IoU to originals: noise 0.01 %.3f, 0.05 %.3f, 0.1 %.3f; "
+           "fine-tuned %.3f\n", r->noise_iou_max[0], r->noise_iou_max[1], r->noise_iou_max[2],
+           r->finetune_iou_max);
+    printf("L2 to nearest original: generated %.4g, originals %.4g\n", r->dist_gen_nearest,
+           r->dist_orig_nearest);
+}
+
+int cmd_eval(int argc, char **argv) {
+    cli_opt opts[] = {{"--generated", "DIR", "generated models (default DIR/generated)", NULL},
+                      {"--out", "DIR", "where results.json/md go (default DIR)", NULL},
+                      {"--data", "DIR", "dataset directory (default: the manifest's)", NULL},
+                      {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
+                      {"--no-baselines", NULL, "skip the noise and fine-tune baselines", NULL},
+                      {"--seed", "S", "random seed of the baselines (default 0)", NULL},
+                      {0}};
+    const char *usage =
+        "usage: pdiff eval DIR [--generated GEN] [--out OUT]\n\n"
+        "DIR holds the original checkpoints (pdiff collect output). Evaluates\n"
+        "every original and generated model and writes results.json/md.";
+    const char *pos[1];
+    int npos, rc = cli_parse(argc, argv, 2, opts, usage, pos, 1, &npos);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (npos != 1) {
+        fprintf(stderr, "pdiff: eval needs the checkpoint directory (see --help)\n");
+        return 2;
+    }
+    char gen[4096];
+    snprintf(gen, sizeof gen, "%s/generated", pos[0]);
+    pd_eval_opts o;
+    pd_eval_defaults(&o);
+    o.ckpt_dir = pos[0];
+    o.gen_dir = cli_get(opts, "--generated") ? cli_get(opts, "--generated") : gen;
+    o.out_dir = cli_get(opts, "--out") ? cli_get(opts, "--out") : pos[0];
+    o.data_dir = cli_get(opts, "--data");
+    o.eval_train = (size_t)cli_long(opts, "--eval-train", (long)o.eval_train);
+    o.baselines = !cli_flag(opts, "--no-baselines");
+    o.seed = (uint64_t)cli_long(opts, "--seed", 0);
+    o.progress = cli_progress();
+    pd_eval_result r;
+    pd_status st = pd_eval(&o, &r);
+    if (st) return cli_error(st);
+    print_results(&r);
+    printf("\nwrote %s/results.json and results.md\n", o.out_dir);
+    return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * stages.h — the pieces of each subcommand that `pdiff run` and
+ * `pdiff ablate` reuse: option tables and the stage drivers.
+ */
+#ifndef PD_STAGES_H
+#define PD_STAGES_H
+
+#include "cli.h"
+#include "pdiff/collect.h"
+#include "pdiff/manifest.h"
+#include "pdiff/pmodel.h"
+
+#define COLLECT_OPTIONS                                                                   \
+    {"--data", "DIR", "dataset directory (IDX or CIFAR binary; default Fashion-MNIST)", NULL}, \
+    {"--net", "NAME", "mlp3 | convnet3 | cnn | resnet (default cnn)", NULL},                 \
+    {"--width", "W", "base width of cnn (16) / resnet (64 = ResNet-18)", NULL},               \
+    {"--params", "PATTERNS", "comma-separated tensor names or globs (default: last two norm layers)", NULL}, \
+    {"--mode", "MODE", "subset (default) | seeds (K networks from K seeds, all parameters)", NULL}, \
+    {"-K", "N", "number of checkpoints (default 200)", NULL},                                 \
+    {"--epochs", "E", "training epochs of the base network (default 6)", NULL},               \
+    {"--batch", "B", "SGD batch size (default 128)", NULL},                                   \
+    {"--lr", "LR", "base training learning rate, cosine schedule (default 0.05)", NULL},     \
+    {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.01)", NULL}, \
+    {"--every", "STEPS", "subset SGD steps between snapshots (default 10)", NULL},           \
+    {"--seed", "S", "random seed (default 0)", NULL}
+
+#define MODEL_OPTIONS                                                                        \
+    {"--preset", "NAME", "autoencoder preset: small (default) | medium", NULL},               \
+    {"--fold", "F", "autoencoder fold rate (stride)", NULL},                                  \
+    {"--kernel", "K", "autoencoder kernel size", NULL},                                       \
+    {"--enc", "C0,C1,C2,C3", "encoder channels", NULL},                                      \
+    {"--dec", "D0,D1,D2,D3", "decoder channels", NULL},                                      \
+    {"--in-noise", "A", "input noise amplitude (default 0.001; 0 = off)", NULL},             \
+    {"--latent-noise", "B", "latent noise amplitude (default 0.1; 0 = off)", NULL},          \
+    {"--additive-noise", NULL, "add noise (x + aε) instead of mixing (x(1−a) + aε)", NULL},  \
+    {"--norm", "KIND", "autoencoder normalization: instance | batch | group | none", NULL},  \
+    {"--fc", NULL, "fully connected autoencoder instead of 1D convolutions", NULL},          \
+    {"--vae", NULL, "variational autoencoder of the same backbone", NULL},                   \
+    {"--kl-weight", "W", "VAE KL weight (default 0.001)", NULL},                             \
+    {"--den-channels", "A,B,C,D", "denoiser channels (default 32,64,128,256)", NULL},        \
+    {"-T", "T", "diffusion steps (default 1000)", NULL},                                      \
+    {"--beta-start", "B0", "first β (default 1e-4)", NULL},                                   \
+    {"--beta-end", "B1", "last β (default 2e-2)", NULL},                                      \
+    {"--ae-steps", "N", "autoencoder training steps (default 5000)", NULL},                   \
+    {"--ddpm-steps", "N", "DDPM training steps (default 4000)", NULL},                        \
+    {"--model-lr", "LR", "AdamW learning rate (default 1e-3)", NULL},                         \
+    {"--weight-decay", "W", "AdamW weight decay (default 2e-6)", NULL},                       \
+    {"--ema", "DECAY", "EMA decay of the denoiser (default 0.9999)", NULL},                   \
+    {"--ckpt-every", "N", "steps between resumable checkpoints (default 500)", NULL},        \
+    {"--recipe", "paper", "the paper's Table 4 recipe (30k + 30k steps, full channels)", NULL}
+
+#define GENERATE_OPTIONS                                                                   \
+    {"-n", "N", "number of models to generate (default 100)", NULL},                      \
+    {"--sampler", "NAME", "ddpm (default) | ddim", NULL},                                  \
+    {"--steps", "S", "DDIM steps (default 50)", NULL},                                     \
+    {"--eta", "ETA", "DDIM η (default 0: deterministic)", NULL},                           \
+    {"--no-ema", NULL, "sample with the raw denoiser instead of its EMA", NULL}
+
+/* fills o from parsed options */
+void collect_from_opts(pd_collect_opts *o, const cli_opt *opts);
+/* DIR/manifest.json, or a scan of DIR's safetensors with --params */
+pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m);
+/* fills c from options; returns 0 or an exit code */
+int model_from_opts(pd_pdiff_config *c, const cli_opt *opts);
+int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta);
+/* train on the first K checkpoints of dir (K = 0: all) into model_dir;
+ * returns 0 or an exit code */
+int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_config *c,
+              const char *model_dir);
+/* sample and write N models; returns 0 or an exit code */
+int generate_dir(const char *dir, const char *patterns, const char *model_dir,
+                 const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
+                 uint64_t seed);
+
+#endif
