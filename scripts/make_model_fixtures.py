@@ -117,7 +117,7 @@ def main():
     torch.set_num_threads(1)
     ae_fixture(os.path.join(out, "model_ae.bin"), 1, 3, D=40, fold=2, k=3,
                enc=[2, 3, 3, 2], dec=[2, 4, 4, 3])
-    ae_fixture(os.path.join(out, "model_ae_k4.bin"), 2, 2, D=600, fold=4, k=4,
+    ae_fixture(os.path.join(out, "model_ae_k4.bin"), 2, 1, D=1000, fold=4, k=4,
                enc=[3, 2, 4, 3], dec=[3, 5, 4, 2])
     ae_fixture(os.path.join(out, "model_ae_bn.bin"), 3, 4, D=40, fold=2, k=3,
                enc=[2, 3, 3, 2], dec=[2, 4, 4, 3], norm="batch")

@@ -1,0 +1,188 @@
+/*
+ * cmd_run.c — `pdiff run`: collect → train → generate → eval into one run
+ * directory, with every stage's options. The options in force are saved to
+ * RUN/config.json; `pdiff run --config FILE` (or re-running with the same
+ * --out) repeats or resumes the run: each stage resumes or is skipped when
+ * its output is complete.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/fsutil.h"
+#include "io/atomic_file.h"
+#include "io/read_file.h"
+#include "pdiff/evaluate.h"
+#include "stages.h"
+
+void print_results(const pd_eval_result *r);
+
+/* options from a config file fill those not given on the command line */
+static int apply_config(const char *path, cli_opt *opts) {
+    uint8_t *text = NULL;
+    size_t len = 0;
+    pd_status st = pd_read_file(path, 1 << 20, &text, &len);
+    if (st) return cli_error(st);
+    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    free(text);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "options");
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(root);
+        fprintf(stderr, "pdiff: %s: not a pdiff run config (no \"options\" object)\n", path);
+        return 2;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o) {
+        cli_opt *hit = NULL;
+        for (cli_opt *x = opts; x->name; x++)
+            if (!strcmp(x->name, e->string)) hit = x;
+        if (!hit || !cJSON_IsString(e)) {
+            fprintf(stderr, "pdiff: %s: unknown or non-string option '%s'\n", path, e->string);
+            cJSON_Delete(root);
+            return 2;
+        }
+        if (!hit->value) hit->value = strdup(e->valuestring);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+static pd_status save_config(const char *path, const cli_opt *opts, const pd_pdiff_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "pdiff-run");
+    cJSON_AddStringToObject(root, "version", PDIFF_VERSION);
+    cJSON *o = cJSON_AddObjectToObject(root, "options");
+    for (const cli_opt *x = opts; x->name; x++)
+        if (x->value && strcmp(x->name, "--config") && strcmp(x->name, "--out"))
+            cJSON_AddStringToObject(o, x->name, x->value);
+    char *model = pd_pdiff_config_json(c, 0);
+    cJSON_AddItemToObject(root, "model", cJSON_Parse(model));
+    free(model);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    pd_status st = pd_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+/* per-stage wall times survive a resumed run in RUN/seconds.json */
+static double stage_seconds(const char *run, const char *stage, double set) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seconds_%s.txt", run, stage);
+    if (!isnan(set)) {
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "%.3f\n", set);
+        pd_write_file_atomic(path, buf, (size_t)n);
+        return set;
+    }
+    uint8_t *text = NULL;
+    size_t len = 0;
+    double v = NAN;
+    if (!pd_read_file(path, 64, &text, &len)) {
+        char buf[65] = {0};
+        memcpy(buf, text, len);
+        v = atof(buf);
+    }
+    free(text);
+    return v;
+}
+
+int cmd_run(int argc, char **argv) {
+    cli_opt opts[] = {COLLECT_OPTIONS, MODEL_OPTIONS, GENERATE_OPTIONS,
+                      {"--out", "DIR", "run directory (default runs/<timestamp>)", NULL},
+                      {"--config", "FILE", "repeat a run: options from its config.json", NULL},
+                      {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
+                      {"--no-baselines", NULL, "skip the similarity baselines in eval", NULL},
+                      {0}};
+    const char *usage =
+        "usage: pdiff run [--data DIR] [--net NAME] [--params P] [-K N] [-n N] [--seed S] [--out DIR]\n\n"
+        "Runs the whole paper pipeline: collect K checkpoints, train the\n"
+        "autoencoder and latent DDPM, generate N models, evaluate. Every option\n"
+        "of collect, train and generate is accepted. Re-running with the same\n"
+        "--out resumes an interrupted run.";
+    const char *pos[1];
+    int npos, rc = cli_parse(argc, argv, 2, opts, usage, pos, 0, &npos);
+    if (rc) return rc == 1 ? 0 : rc;
+    char run[2048], path[4096];
+    const char *cfg = cli_get(opts, "--config");
+    if (cli_get(opts, "--out")) {
+        snprintf(run, sizeof run, "%s", cli_get(opts, "--out"));
+    } else {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char stamp[64];
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        snprintf(run, sizeof run, "runs/%s", stamp);
+    }
+    snprintf(path, sizeof path, "%s/config.json", run);
+    if (!cfg && pd_file_exists(path)) cfg = path; /* resume with the same options */
+    if (cfg && (rc = apply_config(cfg, opts))) return rc;
+
+    pd_collect_opts co;
+    pd_collect_defaults(&co);
+    collect_from_opts(&co, opts);
+    pd_pdiff_config mc;
+    if ((rc = model_from_opts(&mc, opts))) return rc;
+    int ddim;
+    size_t steps;
+    float eta;
+    if ((rc = sampler_from_opts(opts, &ddim, &steps, &eta))) return rc;
+    long n = cli_long(opts, "-n", 100);
+    pd_status st = pd_mkdir_p(run);
+    if (!st) st = save_config(path, opts, &mc);
+    if (st) return cli_error(st);
+    fprintf(stderr, "run directory: %s\n", run);
+
+    char cdir[3072], mdir[3072], gdir[3072];
+    snprintf(cdir, sizeof cdir, "%s/collect", run);
+    snprintf(mdir, sizeof mdir, "%s/model", run);
+    snprintf(gdir, sizeof gdir, "%s/generated", run);
+    co.out_dir = cdir;
+    co.progress = cli_progress();
+    double secs[3];
+    double t0 = cli_now();
+    fprintf(stderr, "== 1/4 collect\n");
+    snprintf(path, sizeof path, "%s/manifest.json", cdir);
+    int had = pd_file_exists(path);
+    if ((st = pd_collect(&co))) return cli_error(st);
+    secs[0] = stage_seconds(run, "collect", had ? NAN : cli_now() - t0);
+
+    fprintf(stderr, "== 2/4 train\n");
+    t0 = cli_now();
+    snprintf(path, sizeof path, "%s/den_ema.safetensors", mdir);
+    had = pd_file_exists(path);
+    if (!had && (rc = train_dir(cdir, NULL, 0, &mc, mdir))) return rc;
+    secs[1] = stage_seconds(run, "train", had ? NAN : cli_now() - t0);
+
+    fprintf(stderr, "== 3/4 generate\n");
+    t0 = cli_now();
+    snprintf(path, sizeof path, "%s/generated.safetensors", gdir);
+    had = pd_file_exists(path);
+    if (!had && (rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
+                                   !cli_flag(opts, "--no-ema"), co.seed)))
+        return rc;
+    secs[2] = stage_seconds(run, "generate", had ? NAN : cli_now() - t0);
+
+    fprintf(stderr, "== 4/4 eval\n");
+    pd_eval_opts eo;
+    pd_eval_defaults(&eo);
+    eo.ckpt_dir = cdir;
+    eo.gen_dir = gdir;
+    eo.out_dir = run;
+    eo.data_dir = co.data_dir;
+    eo.eval_train = (size_t)cli_long(opts, "--eval-train", (long)eo.eval_train);
+    eo.baselines = !cli_flag(opts, "--no-baselines");
+    eo.seed = co.seed;
+    memcpy(eo.seconds, secs, sizeof secs);
+    eo.progress = cli_progress();
+    pd_eval_result r;
+    if ((st = pd_eval(&eo, &r))) return cli_error(st);
+    print_results(&r);
+    printf("\nwall time (s): collect %.1f, train %.1f, generate %.1f, eval %.1f\n", secs[0],
+           secs[1], secs[2], r.seconds_eval);
+    printf("results: %s/results.md, %s/results.json\n", run, run);
+    return 0;
+}
