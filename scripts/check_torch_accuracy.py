@@ -3,7 +3,8 @@
 in PyTorch? For each collect directory given: build the module named by
 manifest.json "network" (scripts/pdiff_torch.py), load checkpoints with
 load_state_dict(strict=True), evaluate test accuracy on the manifest's
-dataset and compare with the checkpoint's "test_acc".
+dataset and compare with the checkpoint's "test_acc" (and, in subset mode,
+base.safetensors with the test_acc of its metadata).
 
   check_torch_accuracy.py [--data DIR] [--index K] [--tol PP] COLLECT_DIR...
 
@@ -142,8 +143,14 @@ def check_dir(cdir, data, index, tol, cache):
         raise ValueError("%s: dataset shape %r, network expects %r" % (cdir, x.shape[1:], want))
     model = pdiff_torch.build(net["arch"], net["in_c"], net["in_h"], net["in_w"],
                               net["classes"], net.get("width", 0))
-    ckpts = man["checkpoints"]
-    picks = range(len(ckpts)) if index is None else [index]
+    ckpts = list(man["checkpoints"])
+    picks = list(range(len(ckpts))) if index is None else [index]
+    if index is None and os.path.isfile(os.path.join(cdir, "base.safetensors")):
+        # subset mode: the fully trained base network, accuracy in its metadata
+        _, meta = pdiff_torch.load_safetensors(os.path.join(cdir, "base.safetensors"))
+        if "test_acc" in meta:
+            ckpts.append({"file": "base.safetensors", "test_acc": meta["test_acc"]})
+            picks.append(len(ckpts) - 1)
     bad = 0
     for k in picks:
         e = ckpts[k]

@@ -28,11 +28,16 @@ rng = np.random.default_rng(7)
 def split(n, pre):
     y = np.arange(n) % 10
     rng.shuffle(y)
-    x = rng.integers(0, 90, size=(n, 28, 28)).astype(np.int32)
+    x = rng.integers(0, 150, size=(n, 28, 28)).astype(np.int32)
     for i, k in enumerate(y):
-        r, c = 7 * (k // 4) + rng.integers(0, 3), 7 * (k % 4) + rng.integers(0, 3)
-        x[i, r:r + 7, c:c + 7] += 150
-        x[i, 27 - r - 5:27 - r, c:c + 5] += 60
+        # half the images also hold a weaker decoy of another class, so
+        # many test images sit near a decision boundary: any difference in
+        # the computed function is likely to change predictions
+        decoy = (k + rng.integers(1, 10)) % 10
+        for cls, amp in ((k, 1.0), (decoy, rng.uniform(0.6, 1.0) * (i % 2))):
+            r, c = 7 * (cls // 4) + rng.integers(0, 3), 7 * (cls % 4) + rng.integers(0, 3)
+            x[i, r:r + 7, c:c + 7] += int(80 * amp)
+            x[i, 27 - r - 5:27 - r, c:c + 5] += int(35 * amp)
     x = np.clip(x, 0, 255).astype(np.uint8)
     with gzip.open("%s/%s-images-idx3-ubyte.gz" % (out, pre), "wb") as f:
         f.write(struct.pack(">HBBIII", 0, 8, 3, n, 28, 28) + x.tobytes())
@@ -52,7 +57,7 @@ common=(--data "$tmp" --epochs 1 --batch 32)
 "$py" "$src/scripts/check_torch_accuracy.py" "$tmp/cnn" "$tmp/mlp3" "$tmp/convnet3" "$tmp/resnet"
 
 # the checker must be able to fail: mlp3's first network learned the data
-# (> 30 %), and with fc3 replaced by "always class 0" (exactly 10 %) the
+# (> 20 %), and with fc3 replaced by "always class 0" (exactly 10 %) the
 # check has to report a mismatch
 cp -r "$tmp/mlp3" "$tmp/broken"
 "$py" - "$tmp/broken" <<'EOF'
@@ -60,7 +65,7 @@ import json, struct, sys
 import numpy as np
 d = sys.argv[1]
 acc = json.load(open(d + "/manifest.json"))["checkpoints"][0]["test_acc"]
-if not acc > 30:
+if not acc > 20:
     sys.exit("mlp3 test accuracy %.2f%%: the synthetic data was not learned" % acc)
 p = d + "/ckpt_000.safetensors"
 raw = bytearray(open(p, "rb").read())

@@ -124,8 +124,6 @@ static int get_size(const cJSON *o, const char *key, size_t *v, size_t max) {
     return 1;
 }
 
-pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m);
-
 pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m) {
     memset(m, 0, sizeof *m);
     cJSON *root = cJSON_Parse(text);

@@ -28,6 +28,8 @@ typedef struct {
 
 pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
                                     const pd_dataset *train, const pd_dataset *test);
+/* parses manifest JSON text; label names the source in errors */
+pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m);
 /* reads DIR/manifest.json; validates types and counts */
 pd_status pd_manifest_read(const char *dir, pd_manifest *m);
 /* a directory of *.safetensors without a manifest: every file (sorted by
