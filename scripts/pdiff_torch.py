@@ -195,3 +195,24 @@ def load_safetensors(path):
             t = torch.from_numpy(a.astype(np.int64))
         out[name] = t
     return out, meta
+
+
+def save_safetensors(path, state_dict, metadata=None):
+    """Writes a state_dict as an F32 safetensors file (json + struct + numpy
+    only, for machines without the safetensors package)."""
+    header, blobs, off = {}, [], 0
+    for name, t in state_dict.items():
+        a = np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4"))
+        header[name] = {"dtype": "F32", "shape": list(a.shape),
+                        "data_offsets": [off, off + a.nbytes]}
+        blobs.append(a.tobytes())
+        off += a.nbytes
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
