@@ -11,7 +11,8 @@
  * their ratio to sgemm. Each group ends with total FLOP / total time.
  * Times are medians of several repetitions, on 2 threads.
  *
- * usage: bench_conv [group]   group: all (default), den, ae
+ * usage: bench_conv [group [threads]]   group: all (default), den, ae;
+ *        threads: 2 by default
  */
 #include <cblas.h>
 #include <math.h>
@@ -301,11 +302,12 @@ int main(int argc, char **argv) {
     const char *group = argc > 1 ? argv[1] : "all";
     int den = !strcmp(group, "all") || !strcmp(group, "den");
     int ae = !strcmp(group, "all") || !strcmp(group, "ae");
-    if (!den && !ae) {
-        fprintf(stderr, "usage: bench_conv [all|den|ae]\n");
+    int threads = argc > 2 ? atoi(argv[2]) : 2;
+    if ((!den && !ae) || threads < 1) {
+        fprintf(stderr, "usage: bench_conv [all|den|ae [threads]]\n");
         return 2;
     }
-    pd_set_threads(2);
+    pd_set_threads(threads);
     pd_rng rng;
     pd_rng_seed(&rng, 1234, 0);
     if (!verify(&rng)) return 1;

@@ -210,8 +210,8 @@ static void test_fixture_group_vae(void **st) { (void)st; check_fixture("model_a
 #define GC_FLOOR 0.2    /* denominator floor: this × the RMS of the array's gradient */
 #define GC_TOL 5e-2     /* relative error of an element counted as good */
 #define GC_MEDIAN 1e-2  /* the median relative error must be below this */
-#define GC_MEDIAN_INPUT 3e-2 /* the same for the input (rougher) */
-#define GC_OUTLIERS 0.2 /* fraction of elements allowed above GC_TOL */
+#define GC_MEDIAN_INPUT 5e-2 /* the same for the input (rougher) */
+#define GC_OUTLIERS 0.3 /* fraction of elements allowed above GC_TOL */
 #define GC_NOISE 1e-6   /* relative float noise of the loss (of Σ|y·r|) */
 #define GC_CHECKS 60    /* elements checked per array */
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages.h"
 #include "pdiff/evaluate.h"
+#include "stages.h"
 
 void print_results(const pd_eval_result *r);
 
@@ -32,12 +32,14 @@ void print_results(const pd_eval_result *r) {
            r->finetune_iou_max);
     printf("L2 to nearest original: generated %.4g, originals %.4g\n", r->dist_gen_nearest,
            r->dist_orig_nearest);
+    if (!r->figures_ok) fprintf(stderr, "pdiff: warning: figures not drawn: %s\n", r->figures_error);
 }
 
 int cmd_eval(int argc, char **argv) {
     cli_opt opts[] = {{"--generated", "DIR", "generated models (default DIR/generated)", NULL},
                       {"--out", "DIR", "where results.json/md go (default DIR)", NULL},
                       {"--data", "DIR", "dataset directory (default: the manifest's)", NULL},
+                      {"--model", "DIR", "model directory whose loss log is plotted (default DIR/model)", NULL},
                       {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
                       {"--no-baselines", NULL, "skip the noise and fine-tune baselines", NULL},
                       {"--seed", "S", "random seed of the baselines (default 0)", NULL},
@@ -61,6 +63,9 @@ int cmd_eval(int argc, char **argv) {
     o.gen_dir = cli_get(opts, "--generated") ? cli_get(opts, "--generated") : gen;
     o.out_dir = cli_get(opts, "--out") ? cli_get(opts, "--out") : pos[0];
     o.data_dir = cli_get(opts, "--data");
+    char model[4096];
+    snprintf(model, sizeof model, "%s/model", pos[0]);
+    o.model_dir = cli_get(opts, "--model") ? cli_get(opts, "--model") : model;
     o.eval_train = (size_t)cli_long(opts, "--eval-train", (long)o.eval_train);
     o.baselines = !cli_flag(opts, "--no-baselines");
     o.seed = (uint64_t)cli_long(opts, "--seed", 0);

@@ -173,6 +173,7 @@ int cmd_run(int argc, char **argv) {
     eo.gen_dir = gdir;
     eo.out_dir = run;
     eo.data_dir = co.data_dir;
+    eo.model_dir = mdir;
     eo.eval_train = (size_t)cli_long(opts, "--eval-train", (long)eo.eval_train);
     eo.baselines = !cli_flag(opts, "--no-baselines");
     eo.seed = co.seed;
@@ -183,6 +184,6 @@ int cmd_run(int argc, char **argv) {
     print_results(&r);
     printf("\nwall time (s): collect %.1f, train %.1f, generate %.1f, eval %.1f\n", secs[0],
            secs[1], secs[2], r.seconds_eval);
-    printf("results: %s/results.md, %s/results.json\n", run, run);
+    printf("results: %s/results.md, %s/results.json, figures in %s/figures/\n", run, run, run);
     return 0;
 }

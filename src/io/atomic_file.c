@@ -8,10 +8,14 @@
  */
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static void release(pd_atomic_file *af) {
@@ -123,4 +127,37 @@ pd_status pd_write_file_atomic(const char *path, const void *data, size_t len) {
         return st;
     }
     return pd_atomic_commit(&af);
+}
+
+/* the pid of a temp file name "<name>.tmp.<digits>", or 0 */
+static long tmp_pid(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return 0;
+    const char *d = t + 5;
+    while ((t = strstr(d, ".tmp."))) d = t + 5; /* the last ".tmp." */
+    if (*d == '\0') return 0;
+    long pid = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || pid > 100000000) return 0;
+        pid = pid * 10 + (*d - '0');
+    }
+    return pid;
+}
+
+size_t pd_atomic_sweep(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t removed = 0;
+    struct dirent *de;
+    char path[4096];
+    while ((de = readdir(d))) {
+        long pid = tmp_pid(de->d_name);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        /* ESRCH: no such process, so no writer will rename this file */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+        if (remove(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -40,4 +40,10 @@ void pd_atomic_abort(pd_atomic_file *af);
 /* One-shot helper: the whole file content in one buffer. */
 pd_status pd_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Removes the temp files "<name>.tmp.<pid>" in dir whose writer is gone
+ * (no process <pid>): what a killed run leaves behind. A resumable stage
+ * calls it on its output directory when it starts. Returns how many were
+ * removed; a missing directory counts as none. */
+size_t pd_atomic_sweep(const char *dir);
+
 #endif

@@ -36,12 +36,14 @@ void pd_conv1d_force_algo(pd_conv_algo a) { forced_algo = a; }
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
     pd_conv_algo a = forced_algo;
     if (a == PD_CONV_AUTO) {
-        /* few multiply-adds per output, or tiny channels on both sides:
-         * GEMM packing and permutes would cost more than the arithmetic */
-        if (s->cin * s->k <= 32 || (s->cin <= 8 && s->cout <= 8))
+        /* tiny channels on both sides: GEMM packing and permutes would
+         * cost more than the arithmetic */
+        if (s->cin * s->cout <= 64)
             a = PD_CONV_DIRECT;
+        else if (s->cin >= 16)
+            a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
         else
-            a = PD_CONV_SHIFT;
+            a = PD_CONV_IM2COL;
     }
     if (a == PD_CONV_SHIFT && s->stride != 1) a = PD_CONV_IM2COL;
     return a;
@@ -76,20 +78,6 @@ static shift_geom shift_geometry(const pd_conv1d_shape *s) {
     b = b < 512 ? 512 : b / 16 * 16;
     g.block = g.ncols < b + b / 2 ? g.ncols : b;
     return g;
-}
-
-size_t pd_conv1d_scratch(const pd_conv1d_shape *s) {
-    size_t lout = pd_conv1d_lout(s);
-    switch (pd_conv1d_algo(s)) {
-    case PD_CONV_SHIFT: {
-        shift_geom g = shift_geometry(s);
-        return s->cin * g.xcols + s->cout * g.ycols + 2 * s->k * s->cout * s->cin;
-    }
-    case PD_CONV_IM2COL:
-        return (s->cin * s->k + s->cout) * s->n * lout;
-    default:
-        return 0;
-    }
 }
 
 /* w (cout, cin, k) → wr (k, cout, cin): one (cout, cin) matrix per tap */
@@ -217,121 +205,348 @@ static void im2col_backward(float *dx, float *dw, const float *dy,
 
 /* ---- DIRECT ------------------------------------------------------------- */
 
-void pd_conv1d_direct_fwd(float *y, const float *x, const float *w,
-                          const float *b, const pd_conv1d_shape *s,
-                          size_t lout, int accumulate) {
-    const size_t n = s->n, cin = s->cin, cout = s->cout, k = s->k;
-    const size_t st = s->stride, lin = s->lin;
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (n * cout * lout * (cin * k + 1) > PD_OMP_MIN_WORK)
-    for (size_t bi = 0; bi < n; bi++) {
-        for (size_t co = 0; co < cout; co++) {
-            float *yr = y + (bi * cout + co) * lout; /* y[bi][co][:] */
-            const float bv = b ? b[co] : 0.0f;
+/* Four floats in one SSE register (GCC/Clang vector extension). -O2 does
+ * not vectorise loops of unknown length, so the hot loops say it. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v); /* unaligned load */
+    return v;
+}
+
+static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+/* outputs are produced in chunks of CHUNK positions (4 registers) */
+#define CHUNK 16
+
+/* the l in [*lo, *hi) ⊆ [0, count) with 0 <= l*stride + base < lin */
+static void valid_range(long base, size_t stride, size_t lin, size_t count,
+                        size_t *lo, size_t *hi) {
+    long st = (long)stride, a = 0, b;
+    if (base < 0) a = (-base + st - 1) / st;
+    b = (long)lin - 1 - base < 0 ? 0 : ((long)lin - 1 - base) / st + 1;
+    if (b > (long)count) b = (long)count;
+    if (a > b) a = b;
+    *lo = (size_t)a;
+    *hi = (size_t)b;
+}
+
+/* one output row of pd_direct_gather; in points at sample b, wr at o */
+static void gather_row(float *restrict out, const float *restrict in,
+                       const float *restrict wr, float bias,
+                       const pd_direct_geom *g, int accumulate) {
+    const size_t k = g->k, st = g->stride, lin = g->lin, nin = g->nin;
+    for (size_t l0 = 0; l0 < g->lout; l0 += CHUNK) {
+        const size_t cnt = g->lout - l0 < CHUNK ? g->lout - l0 : CHUNK;
+        const long p0 = (long)(l0 * st) + g->off;
+        const long plast = (long)((l0 + cnt - 1) * st + k - 1) + g->off;
+        if (cnt == CHUNK && st == 1 && p0 >= 0 && plast < (long)lin) {
+            /* interior, unit stride: every tap reads 16 contiguous inputs */
+            v4f a0, a1, a2, a3;
+            a0 = a1 = a2 = a3 = (v4f){bias, bias, bias, bias};
             if (accumulate) {
-                if (b) for (size_t l = 0; l < lout; l++) yr[l] += bv;
-            } else {
-                for (size_t l = 0; l < lout; l++) yr[l] = bv;
+                a0 += load4(out + l0);
+                a1 += load4(out + l0 + 4);
+                a2 += load4(out + l0 + 8);
+                a3 += load4(out + l0 + 12);
             }
-            for (size_t ci = 0; ci < cin; ci++) {
-                const float *xr = x + (bi * cin + ci) * lin;
+            for (size_t i = 0; i < nin; i++) {
+                const float *src = in + i * lin + p0;
                 for (size_t t = 0; t < k; t++) {
-                    const float wv = w[(co * cin + ci) * k + t];
-                    size_t lo, hi;
-                    pd_tap_range(t, lin, st, s->pad, lout, &lo, &hi);
-                    if (hi <= lo) continue;
-                    const float *xs = xr + lo * st + t - s->pad;
-                    float *ys = yr + lo;
-                    if (st == 1) {
-                        for (size_t l = 0; l < hi - lo; l++) ys[l] += wv * xs[l];
-                    } else {
-                        for (size_t l = 0; l < hi - lo; l++)
-                            ys[l] += wv * xs[l * st];
-                    }
+                    const float wv = wr[i * k + t];
+                    a0 += wv * load4(src + t);
+                    a1 += wv * load4(src + t + 4);
+                    a2 += wv * load4(src + t + 8);
+                    a3 += wv * load4(src + t + 12);
                 }
             }
+            store4(out + l0, a0);
+            store4(out + l0 + 4, a1);
+            store4(out + l0 + 8, a2);
+            store4(out + l0 + 12, a3);
+            continue;
         }
+        /* edges, tails and strides > 1: per-tap valid ranges */
+        float acc[CHUNK];
+        for (size_t j = 0; j < cnt; j++)
+            acc[j] = bias + (accumulate ? out[l0 + j] : 0.0f);
+        for (size_t t = 0; t < k; t++) {
+            size_t lo, hi;
+            valid_range(p0 + (long)t, st, lin, cnt, &lo, &hi);
+            for (size_t i = 0; i < nin; i++) {
+                const float wv = wr[i * k + t];
+                const float *src = in + i * lin;
+                for (size_t j = lo; j < hi; j++)
+                    acc[j] += wv * src[(size_t)(p0 + (long)(j * st + t))];
+            }
+        }
+        memcpy(out + l0, acc, cnt * sizeof(float));
     }
 }
 
-void pd_conv1d_direct_dx(float *dx, const float *dy, const float *w,
-                         const pd_conv1d_shape *s, size_t lout) {
-    const size_t n = s->n, cin = s->cin, cout = s->cout, k = s->k;
-    const size_t st = s->stride, lin = s->lin;
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (n * cin * lout * cout * k > PD_OMP_MIN_WORK)
-    for (size_t bi = 0; bi < n; bi++) {
-        for (size_t ci = 0; ci < cin; ci++) {
-            float *dxr = dx + (bi * cin + ci) * lin; /* dx[bi][ci][:] */
-            for (size_t co = 0; co < cout; co++) {
-                const float *dyr = dy + (bi * cout + co) * lout;
-                for (size_t t = 0; t < k; t++) {
-                    const float wv = w[(co * cin + ci) * k + t];
-                    size_t lo, hi;
-                    pd_tap_range(t, lin, st, s->pad, lout, &lo, &hi);
-                    if (hi <= lo) continue;
-                    float *ds = dxr + lo * st + t - s->pad;
-                    const float *gs = dyr + lo;
-                    if (st == 1) {
-                        for (size_t l = 0; l < hi - lo; l++) ds[l] += wv * gs[l];
-                    } else {
-                        for (size_t l = 0; l < hi - lo; l++)
-                            ds[l * st] += wv * gs[l];
-                    }
-                }
-            }
-        }
+/* gather at unit stride (or any stride, slowly): the row kernel above */
+static void gather_rows(float *out, const float *in, const float *wr,
+                        const float *bias, const pd_direct_geom *g,
+                        int accumulate) {
+    const size_t rows = g->n * g->nout;
+#pragma omp parallel for schedule(static) \
+    if (rows * g->lout * (g->nin * g->k + 1) > PD_OMP_MIN_WORK)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t b = r / g->nout, o = r % g->nout;
+        gather_row(out + r * g->lout, in + b * g->nin * g->lin,
+                   wr + o * g->nin * g->k, bias ? bias[o] : 0.0f, g,
+                   accumulate);
     }
 }
 
-/* Σ a[i] b[i*stride], i < len, with 8 partial sums so that the compiler
- * can vectorise the stride-1 case without reassociating a single sum */
-static double dot_strided(const float *a, const float *b, size_t len,
-                          size_t stride) {
-    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    if (stride == 1) {
-        for (; i + 8 <= len; i += 8)
-            for (size_t j = 0; j < 8; j++) part[j] += a[i + j] * b[i + j];
-    }
+/* Σ a[j] b[j], j < len, in registers (8 lanes), summed in double */
+static double dot(const float *restrict a, const float *restrict b, size_t len) {
+    size_t j = 0;
     double acc = 0.0;
-    for (; i < len; i++) acc += (double)a[i] * b[i * stride];
-    for (size_t j = 0; j < 8; j++) acc += part[j];
+    if (len >= 8) {
+        v4f s0 = {0, 0, 0, 0}, s1 = s0;
+        for (; j + 8 <= len; j += 8) {
+            s0 += load4(a + j) * load4(b + j);
+            s1 += load4(a + j + 4) * load4(b + j + 4);
+        }
+        for (int q = 0; q < 4; q++) acc += (double)s0[q] + (double)s1[q];
+    }
+    for (; j < len; j++) acc += (double)a[j] * b[j];
     return acc;
 }
 
-void pd_conv1d_direct_dw(float *dw, const float *dy, const float *x,
-                         const pd_conv1d_shape *s, size_t lout) {
-    const size_t n = s->n, cin = s->cin, cout = s->cout, k = s->k;
-    const size_t st = s->stride, lin = s->lin;
-    /* one (co, ci) pair per iteration: its k weights see every sample;
-     * taps go in groups of 16 so the sums fit a local array */
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (n * cin * lout * cout * k > PD_OMP_MIN_WORK)
-    for (size_t co = 0; co < cout; co++) {
-        for (size_t ci = 0; ci < cin; ci++) {
-            for (size_t t0 = 0; t0 < k; t0 += 16) {
-                const size_t t1 = k - t0 < 16 ? k : t0 + 16;
-                double acc[16] = {0};
-                for (size_t bi = 0; bi < n; bi++) {
-                    const float *dyr = dy + (bi * cout + co) * lout;
-                    const float *xr = x + (bi * cin + ci) * lin;
-                    for (size_t t = t0; t < t1; t++) {
-                        size_t lo, hi;
-                        pd_tap_range(t, lin, st, s->pad, lout, &lo, &hi);
-                        if (hi <= lo) continue;
-                        acc[t - t0] += dot_strided(
-                            dyr + lo, xr + lo * st + t - s->pad, hi - lo, st);
-                    }
-                }
-                for (size_t t = t0; t < t1; t++)
-                    dw[(co * cin + ci) * k + t] += (float)acc[t - t0];
+/* correlation at unit stride: dwr[o][i][t] += Σ_b Σ_l a[b][o][l] in[b][i][l + t + off].
+ * The (o, i, t) sums are split into chunks of at most CORR_ACC; a chunk
+ * walks the samples once, so each sample's rows are read from cache for
+ * all of its pairs instead of once per pair. */
+#define CORR_ACC 256
+static void corr_unit(float *dwr, const float *a, const float *in,
+                      const pd_direct_geom *g) {
+    const size_t nin = g->nin, nout = g->nout, k = g->k;
+    const size_t sums = nout * nin * k;
+    size_t nchunk = (sums + CORR_ACC - 1) / CORR_ACC;
+    if (nchunk < 8) nchunk = sums < 8 ? sums : 8; /* enough to share out */
+#pragma omp parallel for schedule(static) \
+    if (g->n * g->lout * sums > PD_OMP_MIN_WORK)
+    for (size_t c = 0; c < nchunk; c++) {
+        const size_t s0 = sums * c / nchunk, s1 = sums * (c + 1) / nchunk;
+        double acc[CORR_ACC] = {0};
+        for (size_t b = 0; b < g->n; b++) {
+            for (size_t q = s0; q < s1; q++) { /* q = (o*nin + i)*k + t */
+                const size_t t = q % k, i = q / k % nin, o = q / k / nin;
+                const float *ar = a + (b * nout + o) * g->lout;
+                const float *xr = in + (b * nin + i) * g->lin;
+                size_t lo, hi;
+                const long base = (long)t + g->off;
+                valid_range(base, 1, g->lin, g->lout, &lo, &hi);
+                if (hi > lo)
+                    acc[q - s0] +=
+                        dot(ar + lo, xr + (size_t)((long)lo + base), hi - lo);
             }
+        }
+        for (size_t q = s0; q < s1; q++) dwr[q] += (float)acc[q - s0];
+    }
+}
+
+/* ---- strides > 1 by phase splitting ----------------------------------------
+ * With t = q·s + r, input position l·s + t + off = (l + q)·s + (r + off), so
+ * splitting each input row into its s phases ph_r[m] = in[m·s + r + off]
+ * turns a stride-s conv over nin channels and k taps into a unit-stride one
+ * over nin·s channels and kq = ceil(k / s) taps. */
+
+static size_t taps_per_phase(const pd_direct_geom *g) {
+    return (g->k + g->stride - 1) / g->stride;
+}
+
+/* ph (n, c*s, lph): ph[b][i*s + r][m] = in[b][i][m*s + r + off] or 0 */
+static void phase_split(float *ph, const float *in, size_t n, size_t c,
+                        size_t lin, size_t s, long off, size_t lph) {
+#pragma omp parallel for schedule(static) if (n * c * s * lph > PD_OMP_MIN_WORK)
+    for (size_t row = 0; row < n * c; row++) {
+        const float *src = in + row * lin;
+        for (size_t r = 0; r < s; r++) {
+            float *dst = ph + (row * s + r) * lph;
+            size_t lo, hi;
+            valid_range((long)r + off, s, lin, lph, &lo, &hi);
+            const long base = (long)r + off;
+            for (size_t m = 0; m < lo; m++) dst[m] = 0.0f;
+            for (size_t m = lo; m < hi; m++)
+                dst[m] = src[(size_t)(base + (long)(m * s))];
+            for (size_t m = hi; m < lph; m++) dst[m] = 0.0f;
         }
     }
 }
 
+/* the adjoint: out[b][o][m*s + r + off] += ph[b][o*s + r][m] where inside */
+static void phase_merge_add(float *out, const float *ph, size_t n, size_t c,
+                            size_t lout, size_t s, long off, size_t lph) {
+#pragma omp parallel for schedule(static) if (n * c * s * lph > PD_OMP_MIN_WORK)
+    for (size_t row = 0; row < n * c; row++) {
+        float *dst = out + row * lout;
+        for (size_t r = 0; r < s; r++) {
+            const float *src = ph + (row * s + r) * lph;
+            size_t lo, hi;
+            valid_range((long)r + off, s, lout, lph, &lo, &hi);
+            const long base = (long)r + off;
+            for (size_t m = lo; m < hi; m++)
+                dst[(size_t)(base + (long)(m * s))] += src[m];
+        }
+    }
+}
+
+size_t pd_direct_scratch(const pd_direct_geom *g) {
+    const size_t s = g->stride, kq = taps_per_phase(g);
+    const size_t wsz = g->nout * g->nin * s * kq;
+    if (s == 1) return g->nout * g->nin * g->k; /* flipped weights */
+    size_t in_side = g->n * g->nin * s * (g->lout + kq - 1) + wsz;
+    size_t out_side = g->n * g->nout * s * (g->lin + kq - 1) + wsz;
+    return in_side > out_side ? in_side : out_side;
+}
+
+void pd_direct_gather(float *out, const float *in, const float *wr,
+                      const float *bias, const pd_direct_geom *g,
+                      int accumulate, float *scratch) {
+    const size_t s = g->stride, kq = taps_per_phase(g);
+    if (s == 1) {
+        gather_rows(out, in, wr, bias, g, accumulate);
+        return;
+    }
+    const size_t lph = g->lout + kq - 1, nin2 = g->nin * s;
+    float *ph = scratch;                 /* (n, nin*s, lph) */
+    float *w2 = ph + g->n * nin2 * lph;  /* (nout, nin*s, kq) */
+    for (size_t o = 0; o < g->nout; o++)
+        for (size_t i = 0; i < g->nin; i++)
+            for (size_t r = 0; r < s; r++)
+                for (size_t q = 0; q < kq; q++)
+                    w2[((o * g->nin + i) * s + r) * kq + q] =
+                        q * s + r < g->k ? wr[(o * g->nin + i) * g->k + q * s + r]
+                                         : 0.0f;
+    phase_split(ph, in, g->n, g->nin, g->lin, s, g->off, lph);
+    const pd_direct_geom g2 = {g->n, nin2, g->nout, lph, g->lout, kq, 1, 0};
+    gather_rows(out, ph, w2, bias, &g2, accumulate);
+}
+
+void pd_direct_scatter(float *out, const float *in, const float *wr,
+                       const pd_direct_geom *g, float *scratch) {
+    const size_t s = g->stride, kq = taps_per_phase(g);
+    const size_t nin = g->nin, nout = g->nout;
+    if (s == 1) {
+        /* out[p] += Σ_t w[t] in[p - t - off]: a gather with flipped taps */
+        float *wf = scratch;
+        for (size_t o = 0; o < nout; o++)
+            for (size_t i = 0; i < nin; i++)
+                for (size_t t = 0; t < g->k; t++)
+                    wf[(o * nin + i) * g->k + g->k - 1 - t] =
+                        wr[(o * nin + i) * g->k + t];
+        const pd_direct_geom gf = {g->n, nin, nout, g->lin, g->lout, g->k, 1,
+                                   -g->off - (long)(g->k - 1)};
+        gather_rows(out, in, wf, NULL, &gf, 1);
+        return;
+    }
+    /* each output phase r is a unit-stride transposed conv with kq taps:
+     * outph[o*s + r][m] = Σ_q Σ_i wr[o][i][q*s + r] in[i][m - q] */
+    const size_t lph = g->lin + kq - 1;
+    float *ph = scratch;                    /* (n, nout*s, lph) */
+    float *w3 = ph + g->n * nout * s * lph; /* (nout*s, nin, kq), flipped */
+    for (size_t o = 0; o < nout; o++)
+        for (size_t r = 0; r < s; r++)
+            for (size_t i = 0; i < nin; i++)
+                for (size_t q = 0; q < kq; q++)
+                    w3[((o * s + r) * nin + i) * kq + kq - 1 - q] =
+                        q * s + r < g->k ? wr[(o * nin + i) * g->k + q * s + r]
+                                         : 0.0f;
+    const pd_direct_geom g3 = {g->n, nin, nout * s, g->lin, lph, kq, 1,
+                               -(long)(kq - 1)};
+    gather_rows(ph, in, w3, NULL, &g3, 0);
+    phase_merge_add(out, ph, g->n, nout, g->lout, s, g->off, lph);
+}
+
+void pd_direct_corr(float *dwr, const float *a, const float *in,
+                    const pd_direct_geom *g, float *scratch) {
+    const size_t s = g->stride, kq = taps_per_phase(g);
+    if (s == 1) {
+        corr_unit(dwr, a, in, g);
+        return;
+    }
+    const size_t lph = g->lout + kq - 1, nin2 = g->nin * s;
+    float *ph = scratch;                 /* (n, nin*s, lph) */
+    float *d2 = ph + g->n * nin2 * lph;  /* (nout, nin*s, kq) */
+    phase_split(ph, in, g->n, g->nin, g->lin, s, g->off, lph);
+    memset(d2, 0, g->nout * nin2 * kq * sizeof(float));
+    const pd_direct_geom g2 = {g->n, nin2, g->nout, lph, g->lout, kq, 1, 0};
+    corr_unit(d2, a, ph, &g2);
+    for (size_t o = 0; o < g->nout; o++)
+        for (size_t i = 0; i < g->nin; i++)
+            for (size_t r = 0; r < s; r++)
+                for (size_t q = 0; q < kq && q * s + r < g->k; q++)
+                    dwr[(o * g->nin + i) * g->k + q * s + r] +=
+                        d2[((o * g->nin + i) * s + r) * kq + q];
+}
+
+/* conv1d as direct loops. Scratch: the transposed weight (cin, cout, k),
+ * then the kernels' own scratch. */
+static pd_direct_geom direct_geom(const pd_conv1d_shape *s) {
+    pd_direct_geom g = {s->n, s->cin, s->cout, s->lin, pd_conv1d_lout(s),
+                        s->k, s->stride, -(long)s->pad};
+    return g;
+}
+
+/* the same geometry seen from the output side (for dx) */
+static pd_direct_geom direct_geom_t(const pd_conv1d_shape *s) {
+    pd_direct_geom g = {s->n, s->cout, s->cin, pd_conv1d_lout(s), s->lin,
+                        s->k, s->stride, -(long)s->pad};
+    return g;
+}
+
+static size_t direct_scratch(const pd_conv1d_shape *s) {
+    pd_direct_geom g = direct_geom(s), gt = direct_geom_t(s);
+    size_t a = pd_direct_scratch(&g), b = pd_direct_scratch(&gt);
+    return s->cin * s->cout * s->k + (a > b ? a : b);
+}
+
+static void direct_forward(float *y, const float *x, const float *w,
+                           const float *b, const pd_conv1d_shape *s,
+                           float *scratch) {
+    const pd_direct_geom g = direct_geom(s);
+    pd_direct_gather(y, x, w, b, &g, 0, scratch);
+}
+
+static void direct_backward(float *dx, float *dw, const float *dy,
+                            const float *x, const float *w,
+                            const pd_conv1d_shape *s, float *scratch) {
+    const size_t k = s->k;
+    if (dw) {
+        const pd_direct_geom g = direct_geom(s);
+        pd_direct_corr(dw, dy, x, &g, scratch);
+    }
+    if (!dx) return;
+    /* dx[l*stride + t - pad] += Σ_co w[co][ci][t] dy[co][l]: a scatter with
+     * the weight transposed to (cin, cout, k) */
+    float *wt = scratch;
+    for (size_t co = 0; co < s->cout; co++)
+        for (size_t ci = 0; ci < s->cin; ci++)
+            for (size_t t = 0; t < k; t++)
+                wt[(ci * s->cout + co) * k + t] = w[(co * s->cin + ci) * k + t];
+    const pd_direct_geom gt = direct_geom_t(s);
+    pd_direct_scatter(dx, dy, wt, &gt, wt + s->cin * s->cout * k);
+}
+
 /* ---- entry points ------------------------------------------------------- */
+
+size_t pd_conv1d_scratch(const pd_conv1d_shape *s) {
+    size_t lout = pd_conv1d_lout(s);
+    switch (pd_conv1d_algo(s)) {
+    case PD_CONV_SHIFT: {
+        shift_geom g = shift_geometry(s);
+        return s->cin * g.xcols + s->cout * g.ycols + 2 * s->k * s->cout * s->cin;
+    }
+    case PD_CONV_IM2COL:
+        return (s->cin * s->k + s->cout) * s->n * lout;
+    default:
+        return direct_scratch(s);
+    }
+}
 
 /* x (n, cin, lin), w (cout, cin, k), b (cout) or NULL → y (n, cout, lout) */
 void pd_conv1d_forward(float *y, const float *x, const float *w, const float *b,
@@ -350,7 +565,7 @@ void pd_conv1d_forward(float *y, const float *x, const float *w, const float *b,
         im2col_forward(y, x, w, b, s, scratch);
         break;
     default:
-        pd_conv1d_direct_fwd(y, x, w, b, s, lout, 0);
+        direct_forward(y, x, w, b, s, scratch);
         break;
     }
 }
@@ -372,8 +587,7 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
         im2col_backward(dx, dw, dy, x, w, s, scratch);
         break;
     default:
-        if (dw) pd_conv1d_direct_dw(dw, dy, x, s, lout);
-        if (dx) pd_conv1d_direct_dx(dx, dy, w, s, lout);
+        direct_backward(dx, dw, dy, x, w, s, scratch);
         break;
     }
 }

@@ -18,7 +18,8 @@
  * Tiny channel counts use the direct loops of conv1d instead, with the
  * same role swap (pd_conv1d_algo of the equivalent conv decides).
  * out_pad only lengthens the output; it must be < stride as in PyTorch.
- * Scratch (pd_convt1d_scratch floats): col followed by X' (none if direct).
+ * Scratch (pd_convt1d_scratch floats): col followed by X', or for the
+ * direct loops a repacked weight and their phase buffers.
  */
 #include <cblas.h>
 
@@ -44,12 +45,6 @@ static int convt1d_direct(const pd_convt1d_shape *s) {
     return pd_conv1d_algo(&c) == PD_CONV_DIRECT;
 }
 
-size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
-    size_t cols = s->n * s->lin;
-    if (convt1d_direct(s)) return 0;
-    return s->cout * s->k * cols + s->cin * cols;
-}
-
 /* the im2col geometry of the equivalent conv1d: channels cout, input length
  * lout (this op's output), output length lin (this op's input) */
 static pd_col1d_geom convt1d_geom(const pd_convt1d_shape *s) {
@@ -58,19 +53,69 @@ static pd_col1d_geom convt1d_geom(const pd_convt1d_shape *s) {
     return g;
 }
 
+/* ---- direct loops (tiny channel counts) --------------------------------- */
+
+/* the direct kernels' geometry from the input side (x → y) and from the
+ * output side (dy → dx, dw) */
+static pd_direct_geom direct_geom(const pd_convt1d_shape *s) {
+    pd_direct_geom g = {s->n, s->cin, s->cout, s->lin, pd_convt1d_lout(s),
+                        s->k, s->stride, -(long)s->pad};
+    return g;
+}
+
+static pd_direct_geom direct_geom_t(const pd_convt1d_shape *s) {
+    pd_direct_geom g = {s->n, s->cout, s->cin, pd_convt1d_lout(s), s->lin,
+                        s->k, s->stride, -(long)s->pad};
+    return g;
+}
+
+size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
+    size_t cols = s->n * s->lin;
+    if (convt1d_direct(s)) {
+        pd_direct_geom g = direct_geom(s), gt = direct_geom_t(s);
+        size_t a = pd_direct_scratch(&g), b = pd_direct_scratch(&gt);
+        return s->cin * s->cout * s->k + (a > b ? a : b);
+    }
+    return s->cout * s->k * cols + s->cin * cols;
+}
+
+/* y = b + convt(x): every input scatters its k taps */
+static void direct_forward(float *y, const float *x, const float *w,
+                           const float *b, const pd_convt1d_shape *s,
+                           float *scratch) {
+    const size_t k = s->k;
+    float *wt = scratch; /* the weight as (cout, cin, k) */
+    for (size_t ci = 0; ci < s->cin; ci++)
+        for (size_t co = 0; co < s->cout; co++)
+            for (size_t t = 0; t < k; t++)
+                wt[(co * s->cin + ci) * k + t] = w[(ci * s->cout + co) * k + t];
+    const pd_direct_geom g = direct_geom(s);
+    pd_fill_bias(y, b, s->n, s->cout, g.lout);
+    pd_direct_scatter(y, x, wt, &g, wt + s->cin * s->cout * k);
+}
+
+/* dx[ci][i] += Σ_t w[ci][co][t] dy[co][i*stride + t - pad] (a plain conv
+ * of dy with the weight as stored); dw[ci][co][t] += Σ x[ci][i] dy[co][...] */
+static void direct_backward(float *dx, float *dw, const float *dy,
+                            const float *x, const float *w,
+                            const pd_convt1d_shape *s, float *scratch) {
+    const pd_direct_geom gt = direct_geom_t(s);
+    if (dw) pd_direct_corr(dw, x, dy, &gt, scratch);
+    if (dx) pd_direct_gather(dx, dy, w, NULL, &gt, 1, scratch);
+}
+
 /* x (n, cin, lin), w (cin, cout, k), b (cout) or NULL → y (n, cout, lout) */
 void pd_convt1d_forward(float *y, const float *x, const float *w, const float *b,
                         const pd_convt1d_shape *s, float *scratch) {
     const pd_col1d_geom g = convt1d_geom(s);
     const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
-    pd_fill_bias(y, b, s->n, s->cout, g.lin);
-    if (ncols == 0 || s->cin == 0 || kdim == 0) return;
     if (convt1d_direct(s)) {
-        pd_conv1d_shape c = convt1d_equiv(s);
-        pd_conv1d_direct_dx(y, x, w, &c, s->lin);
+        direct_forward(y, x, w, b, s, scratch);
         return;
     }
+    pd_fill_bias(y, b, s->n, s->cout, g.lin);
+    if (ncols == 0 || s->cin == 0 || kdim == 0) return;
     float *col = scratch; /* (cout*k, n*lin) */
     const float *xp = x;  /* (cin, n*lin) */
     if (s->n > 1) {
@@ -96,9 +141,7 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
     if (db) pd_bias_grad_add(db, dy, s->n, s->cout, g.lin);
     if (ncols == 0 || s->cin == 0 || kdim == 0 || (!dx && !dw)) return;
     if (convt1d_direct(s)) {
-        pd_conv1d_shape c = convt1d_equiv(s);
-        if (dw) pd_conv1d_direct_dw(dw, x, dy, &c, s->lin);
-        if (dx) pd_conv1d_direct_fwd(dx, dy, w, NULL, &c, s->lin, 1);
+        direct_backward(dx, dw, dy, x, w, s, scratch);
         return;
     }
     float *col = scratch;              /* (cout*k, n*lin) */

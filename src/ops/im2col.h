@@ -91,18 +91,32 @@ void pd_conv1d_force_algo(pd_conv_algo a);
 /* the algorithm conv1d uses for s (never AUTO) */
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s);
 
-/* Direct loops in conv1d terms: x (n, cin, lin), w (cout, cin, k),
- * y (n, cout, lout), lout given; conv_transpose1d uses them with the roles
- * of x and y swapped. */
-/* y = conv(x) + b (b may be NULL); accumulate != 0 adds into y */
-void pd_conv1d_direct_fwd(float *y, const float *x, const float *w,
-                          const float *b, const pd_conv1d_shape *s,
-                          size_t lout, int accumulate);
-/* dx += convᵀ(dy) */
-void pd_conv1d_direct_dx(float *dx, const float *dy, const float *w,
-                         const pd_conv1d_shape *s, size_t lout);
-/* dw += Σ_b Σ_l dy[b][co][l] x[b][ci][l*stride + t - pad] */
-void pd_conv1d_direct_dw(float *dw, const float *dy, const float *x,
-                         const pd_conv1d_shape *s, size_t lout);
+/* ---- direct loops ---------------------------------------------------------
+ * Three kernels cover conv1d and conv_transpose1d forward and backward
+ * (callers pass the tiny weight tensor as wr (nout, nin, k), repacked as
+ * each use needs). `in` (n, nin, lin) reads as zero outside [0, lin); off
+ * is the signed input offset of tap 0 (-pad for a plain conv). Strides > 1
+ * are turned into unit-stride problems by splitting rows into phases,
+ * which needs scratch: pd_direct_scratch(g) floats, for any of the three. */
+typedef struct {
+    size_t n, nin, nout, lin, lout, k, stride;
+    long off;
+} pd_direct_geom;
+
+size_t pd_direct_scratch(const pd_direct_geom *g);
+/* gather: out (n, nout, lout) = [out +] bias[o] +
+ *         Σ_i Σ_t wr[o][i][t] · in[b][i][l·stride + t + off] */
+void pd_direct_gather(float *out, const float *in, const float *wr,
+                      const float *bias, const pd_direct_geom *g,
+                      int accumulate, float *scratch);
+/* scatter, the adjoint of a gather with in and out swapped: for l < lin,
+ * out[b][o][l·stride + t + off] += Σ_i wr[o][i][t] · in[b][i][l] where the
+ * position lies in [0, lout) */
+void pd_direct_scatter(float *out, const float *in, const float *wr,
+                       const pd_direct_geom *g, float *scratch);
+/* correlation: dwr (nout, nin, k) +=
+ *   Σ_b Σ_l a[b][o][l] · in[b][i][l·stride + t + off],  a (n, nout, lout) */
+void pd_direct_corr(float *dwr, const float *a, const float *in,
+                    const pd_direct_geom *g, float *scratch);
 
 #endif

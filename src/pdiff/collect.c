@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/fsutil.h"
+#include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/params_io.h"
 #include "pdiff/manifest.h"
@@ -214,10 +215,10 @@ done:
 pd_status pd_collect(const pd_collect_opts *o) {
     if (o->K == 0 || o->batch == 0 || o->epochs < 0 || (o->mode == PD_COLLECT_SUBSET && o->every <= 0))
         return pd_fail(PD_ERR_ARG, "collect: K, batch and --every must be positive");
-    pd_status st = pd_mkdir_p(o->out_dir);
-    if (st) return st;
+    /* inputs (data, network) are checked before the output directory is
+     * created, so a refused run leaves nothing behind */
     pd_dataset train = {0}, test = {0};
-    st = pd_dataset_load(o->data_dir, 1, &train);
+    pd_status st = pd_dataset_load(o->data_dir, 1, &train);
     if (!st) st = pd_dataset_load(o->data_dir, 0, &test);
     if (!st) st = pd_dataset_normalize(&train, &test);
     if (st) {
@@ -235,7 +236,9 @@ pd_status pd_collect(const pd_collect_opts *o) {
     if (o->mode == PD_COLLECT_SEEDS) st = pd_net_create(&net, &cfg, all, 1);
     else st = pd_net_create(&net, &cfg, o->patterns, o->npatterns);
     pd_graph *g = pd_graph_new();
-    if (!g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st && !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) st = pd_mkdir_p(o->out_dir);
+    if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
     pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
     if (feval.n > o->eval_train) feval.n = o->eval_train;
     if (!st) {

@@ -18,6 +18,7 @@
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/params_io.h"
+#include "pdiff/figures.h"
 #include "pdiff/generate.h"
 #include "pdiff/manifest.h"
 #include "train/classify.h"
@@ -258,6 +259,60 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
 }
 
+/* per-model arrays for the figures, and an IoU matrix of the first 20
+ * originals and 20 generated models; a missing gnuplot is only reported */
+static pd_status draw_figures(const pd_eval_opts *o, pd_eval_result *r, const pd_manifest *m,
+                              evaluator *e, const float *O, size_t K, const float *G, size_t N,
+                              size_t D, const model_eval *orig, const model_eval *gen,
+                              double *accs, const double *base) {
+    double *oacc = accs, *gacc = accs + K; /* accs has K + N + 1 slots */
+    double *omax = malloc((K + N + 1) * sizeof(double)), *gmax = omax ? omax + K : NULL;
+    size_t ko = K < 20 ? K : 20, kg = N < 20 ? N : 20, ni = ko + kg;
+    const model_eval **rows = malloc((ni ? ni : 1) * sizeof *rows);
+    float *iou_m = malloc((ni ? ni * ni : 1) * sizeof(float));
+    size_t *sizes = malloc(m->nparams * sizeof(size_t));
+    pd_status st = PD_OK;
+    if (!omax || !rows || !iou_m || !sizes) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < K; k++) {
+        oacc[k] = orig[k].test_acc;
+        omax[k] = orig[k].max_iou;
+    }
+    for (size_t i = 0; i < N; i++) {
+        gacc[i] = gen[i].test_acc;
+        gmax[i] = gen[i].max_iou;
+    }
+    for (size_t i = 0; i < ni; i++) rows[i] = i < ko ? &orig[i] : &gen[i - ko];
+    for (size_t i = 0; i < ni; i++)
+        for (size_t j = 0; j < ni; j++)
+            iou_m[i * ni + j] = rows[i]->wrong && rows[j]->wrong
+                                    ? (float)iou(rows[i]->wrong, rows[j]->wrong, e->words)
+                                    : NAN;
+    for (size_t t = 0; t < m->nparams; t++) {
+        pd_tensor *tt = pd_params_find(&e->net.params, m->params[t]);
+        sizes[t] = tt ? tt->numel : 0;
+    }
+    int with_base = o->baselines && N > 0;
+    pd_figures_in fi = {o->out_dir, O, K, G, N, D, oacc, gacc, omax, gmax,
+                        {with_base ? base : NULL, with_base ? base + 2 * N : NULL,
+                         with_base ? base + 4 * N : NULL},
+                        {with_base ? base + N : NULL, with_base ? base + 3 * N : NULL,
+                         with_base ? base + 5 * N : NULL},
+                        with_base ? base + 6 * N : NULL, with_base ? base + 7 * N : NULL,
+                        iou_m, ni, o->model_dir, o->seed, ko, sizes, m->nparams};
+    pd_status fs = pd_figures_write(&fi);
+    r->figures_ok = fs == PD_OK;
+    if (fs) snprintf(r->figures_error, sizeof r->figures_error, "%s", pd_last_error());
+done:
+    free(omax);
+    free(rows);
+    free(iou_m);
+    free(sizes);
+    return st;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -280,7 +335,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     evaluator e = {0};
     pd_dataset train = {0}, test = {0};
     model_eval *orig = NULL, *gen = NULL;
-    double *gen_dist = NULL, *accs = NULL;
+    double *gen_dist = NULL, *accs = NULL, *base = NULL; /* baselines: 8 × N */
     float *tmp = NULL;
     if ((st = pd_manifest_load_vectors(&m, o->ckpt_dir, &O))) goto done;
     if ((st = pd_generated_read(o->gen_dir, D, &G, &N))) goto done;
@@ -323,7 +378,8 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     gen_dist = malloc((N ? N : 1) * sizeof(double));
     accs = malloc((K + N + 1) * sizeof(double));
     tmp = malloc(D * sizeof(float));
-    if (!orig || !gen || !gen_dist || !accs || !tmp) {
+    base = malloc(8 * (N ? N : 1) * sizeof(double));
+    if (!orig || !gen || !gen_dist || !accs || !tmp || !base) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
@@ -395,6 +451,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     const float amps[3] = {0.01f, 0.05f, 0.1f};
     for (int a = 0; a < 3; a++) r->noise_iou_max[a] = r->noise_acc[a] = NAN;
     r->finetune_iou_max = r->finetune_acc = NAN;
+    for (size_t i = 0; i < 8 * N; i++) base[i] = NAN;
     if (o->baselines && N > 0) {
         double iou_sum[4] = {0}, acc_sum[4] = {0};
         size_t cnt = 0;
@@ -418,7 +475,9 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
             for (int a = 0; a < 3 && !st; a++) {
                 for (size_t j = 0; j < D; j++) tmp[j] = O[k * D + j] + amps[a] * pd_rng_normal(&rng);
                 if ((st = eval_vector(&e, tmp, &b))) break;
-                iou_sum[a] += max_iou_to(&b, orig, K, e.words, (size_t)-1);
+                base[(2 * a) * N + i] = max_iou_to(&b, orig, K, e.words, (size_t)-1);
+                base[(2 * a + 1) * N + i] = b.test_acc;
+                iou_sum[a] += base[(2 * a) * N + i];
                 acc_sum[a] += b.test_acc;
                 free(b.wrong);
                 pd_report(&o->progress, "eval", ++done_n, total, NULL);
@@ -438,7 +497,9 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
                 st = eval_vector(&e, tmp, &b);
             }
             if (st) break;
-            iou_sum[3] += max_iou_to(&b, orig, K, e.words, (size_t)-1);
+            base[6 * N + i] = max_iou_to(&b, orig, K, e.words, (size_t)-1);
+            base[7 * N + i] = b.test_acc;
+            iou_sum[3] += base[6 * N + i];
             acc_sum[3] += b.test_acc;
             free(b.wrong);
             cnt++;
@@ -454,8 +515,10 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
             r->finetune_acc = acc_sum[3] / (double)cnt;
         }
     }
-    r->seconds_eval = now_s() - t0;
     if (!st) st = pd_mkdir_p(o->out_dir);
+    if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
+    if (!st) st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, base);
+    r->seconds_eval = now_s() - t0;
     if (!st) st = write_results(o, r, orig, K, gen, N, gen_dist);
 free_cache:
     free(cache_test);
@@ -467,6 +530,7 @@ done:
     free(gen);
     free(gen_dist);
     free(accs);
+    free(base);
     free(tmp);
     free(O);
     free(G);

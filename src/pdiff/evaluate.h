@@ -19,6 +19,7 @@ typedef struct {
     const char *gen_dir;    /* generated.safetensors */
     const char *out_dir;    /* results.json, results.md, figures/ */
     const char *data_dir;   /* NULL: the manifest's */
+    const char *model_dir;  /* NULL or the model (its loss log is plotted) */
     size_t eval_train;      /* training samples used to select (default 10000) */
     int baselines;          /* noise-added and fine-tuned nearest originals */
     long finetune_steps;
@@ -41,6 +42,8 @@ typedef struct {
     double noise_acc[3], finetune_acc;          /* baselines: mean test acc */
     double dist_gen_nearest, dist_orig_nearest;  /* mean L2 to nearest original */
     double seconds_eval;
+    int figures_ok;             /* figures drawn (else figures_error says why) */
+    char figures_error[512];
 } pd_eval_result;
 
 void pd_eval_defaults(pd_eval_opts *o);

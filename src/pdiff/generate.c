@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/fsutil.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 
 pd_status pd_generate_write(const pd_manifest *m, const char *ckpt_dir,
@@ -16,6 +17,7 @@ pd_status pd_generate_write(const pd_manifest *m, const char *ckpt_dir,
                             size_t *nonfinite) {
     pd_status st = pd_mkdir_p(out_dir);
     if (st) return st;
+    pd_atomic_sweep(out_dir); /* temp files of a killed run */
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ckpt_dir, m->files[0]);
     pd_st_file tmpl;

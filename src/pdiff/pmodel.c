@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/fsutil.h"
 #include "io/atomic_file.h"
@@ -206,6 +208,9 @@ typedef struct {
     float *ema;        /* may be NULL */
     pd_rng *rng;
     long step;
+    double run;          /* loss sum and count since the last log line */
+    long nrun;
+    long long log_bytes; /* size of train_log.jsonl when the state was saved */
 } train_state;
 
 static pd_status save_state(const char *path, const train_state *s) {
@@ -220,13 +225,17 @@ static pd_status save_state(const char *path, const train_state *s) {
         t[i].shape[0] = t[i].numel = s->p->total;
         t[i].data = bufs[i];
     }
-    char step[32], rng[4][32], spare[48];
+    char step[32], rng[4][32], spare[48], run[48], nrun[32], logb[32];
     snprintf(step, sizeof step, "%ld", s->step);
+    snprintf(run, sizeof run, "%a", s->run);
+    snprintf(nrun, sizeof nrun, "%ld", s->nrun);
+    snprintf(logb, sizeof logb, "%lld", s->log_bytes);
     for (int i = 0; i < 4; i++) snprintf(rng[i], sizeof rng[i], "%" PRIu64, s->rng->s[i]);
     snprintf(spare, sizeof spare, "%d %a", s->rng->has_spare, (double)s->rng->spare);
-    const char *keys[] = {"step", "rng0", "rng1", "rng2", "rng3", "spare"};
-    const char *vals[] = {step, rng[0], rng[1], rng[2], rng[3], spare};
-    return pd_st_write(path, t, n, keys, vals, 6);
+    const char *keys[] = {"step", "rng0", "rng1", "rng2", "rng3", "spare",
+                          "log_sum", "log_n", "log_bytes"};
+    const char *vals[] = {step, rng[0], rng[1], rng[2], rng[3], spare, run, nrun, logb};
+    return pd_st_write(path, t, n, keys, vals, 9);
 }
 
 /* 1 when a matching state was loaded, 0 when there is none */
@@ -252,9 +261,49 @@ static int load_state(const char *path, train_state *s) {
         double sp = 0;
         ok = sscanf(spare, "%d %la", &s->rng->has_spare, &sp) == 2;
         s->rng->spare = (float)sp;
+        /* the partial log average (absent in older state files: 0) */
+        const char *run = pd_st_meta(&f, "log_sum"), *nrun = pd_st_meta(&f, "log_n");
+        s->run = run ? strtod(run, NULL) : 0.0;
+        s->nrun = nrun ? atol(nrun) : 0;
     }
     pd_st_free(&f);
     return ok;
+}
+
+/* train_log.jsonl's size as a state file recorded it; -1 when unknown */
+static long long state_log_bytes(const char *path) {
+    pd_st_file f;
+    if (!pd_file_exists(path) || pd_st_read(path, &f)) return -1;
+    const char *v = pd_st_meta(&f, "log_bytes");
+    long long n = v ? atoll(v) : -1;
+    pd_st_free(&f);
+    return n;
+}
+
+static long long log_size(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train_log.jsonl", dir);
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* A run killed between appending log lines and renaming its state file
+ * leaves lines the resumed run writes again: cut the log back to the size
+ * the newest state file recorded (no state: an empty log). */
+static pd_status trim_log(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/den_state.safetensors", dir);
+    long long keep = state_log_bytes(path);
+    if (keep < 0) {
+        snprintf(path, sizeof path, "%s/ae_state.safetensors", dir);
+        keep = state_log_bytes(path);
+    }
+    if (keep < 0) keep = 0;
+    if (log_size(dir) <= keep) return PD_OK;
+    snprintf(path, sizeof path, "%s/train_log.jsonl", dir);
+    if (truncate(path, (off_t)keep) != 0)
+        return pd_fail(PD_ERR_IO, "%s: cannot truncate to %lld bytes", path, keep);
+    return PD_OK;
 }
 
 /* append buffered log lines to model_dir/train_log.jsonl */
@@ -294,28 +343,32 @@ typedef pd_status (*step_fn)(void *ctx, long t, double *loss);
 static pd_status run_phase(trainer *tr, const char *stage, long total, train_state *s,
                            const char *state_path, step_fn fn, void *ctx) {
     if (load_state(state_path, s) && s->step > total) s->step = total;
-    double run = 0;
-    long nrun = 0;
     char info[64];
     while (s->step < total) {
         double loss;
         pd_status st = fn(ctx, s->step + 1, &loss);
-        if (st == PD_ERR_NAN)
+        if (st == PD_ERR_NAN && pd_file_exists(state_path))
             return pd_fail(st, "%s: loss is not finite at step %ld; the last good checkpoint "
                                "(%s) is kept", stage, s->step + 1, state_path);
+        if (st == PD_ERR_NAN)
+            return pd_fail(st, "%s: loss is not finite at step %ld, before the first "
+                               "checkpoint (step %ld); try a lower --model-lr",
+                           stage, s->step + 1,
+                           tr->c->ckpt_every < total ? tr->c->ckpt_every : total);
         if (st) return st;
         s->step++;
-        run += loss;
-        nrun++;
+        s->run += loss;
+        s->nrun++;
         if (s->step % tr->c->log_every == 0 || s->step == total) {
-            log_line(tr, stage, s->step, run / (double)nrun);
-            snprintf(info, sizeof info, "loss %.3e", run / (double)nrun);
+            log_line(tr, stage, s->step, s->run / (double)s->nrun);
+            snprintf(info, sizeof info, "loss %.3e", s->run / (double)s->nrun);
             pd_report(tr->progress, stage, s->step, total, info);
-            run = 0;
-            nrun = 0;
+            s->run = 0;
+            s->nrun = 0;
         }
         if (s->step % tr->c->ckpt_every == 0 || s->step == total) {
             if ((st = flush_log(tr->dir, tr->log, &tr->loglen))) return st;
+            s->log_bytes = log_size(tr->dir);
             if ((st = save_state(state_path, s))) return st;
         }
     }
@@ -372,6 +425,7 @@ static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, siz
     char path[4096];
     snprintf(path, sizeof path, "%s/reconstructed", dir);
     pd_status st = pd_mkdir_p(path);
+    if (!st) pd_atomic_sweep(path);
     float *R = malloc(K * D * sizeof(float));
     if (!st && !R) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_ae_decode_all(ae, g, Z, K, R);
@@ -394,6 +448,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
                          size_t D, const char *dir, const pd_progress *p) {
     pd_status st = pd_mkdir_p(dir);
     if (st) return st;
+    pd_atomic_sweep(dir); /* temp files of a killed run */
     char path[4096], state[4096];
     /* a model directory trains one configuration: refuse a different one */
     char *json = pd_pdiff_config_json(c, D);
@@ -414,6 +469,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
         st = pd_write_file_atomic(path, json, strlen(json));
     }
     free(json);
+    if (!st) st = trim_log(dir);
     if (st) return st;
 
     trainer tr = {c, dir, p, malloc(LOG_CAP), 0};
@@ -435,7 +491,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
     if ((st = pd_params_alloc_state(&ae.params))) goto done;
     /* phase 1: autoencoder */
     snprintf(state, sizeof state, "%s/ae_state.safetensors", dir);
-    train_state ts = {&ae.params, NULL, &rng, 0};
+    train_state ts = {&ae.params, NULL, &rng, 0, 0.0, 0, 0};
     ae_ctx actx = {&ae, g, V, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}};
     if ((st = run_phase(&tr, "autoencoder", c->ae_steps, &ts, state, ae_step, &actx))) goto done;
     snprintf(path, sizeof path, "%s/ae.safetensors", dir);
@@ -467,7 +523,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
     }
     memcpy(ema, den.params.data, den.params.total * sizeof(float));
     snprintf(state, sizeof state, "%s/den_state.safetensors", dir);
-    train_state ds = {&den.params, ema, &rng, 0};
+    train_state ds = {&den.params, ema, &rng, 0, 0.0, 0, 0};
     den_ctx dctx = {&den, &df, g, Z, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay},
                     ema, c->ema_decay};
     if ((st = run_phase(&tr, "ddpm", c->ddpm_steps, &ds, state, den_step, &dctx))) goto done;
