@@ -9,7 +9,10 @@
  * 1024³ as the yardstick, and per layer the forward and forward+backward
  * GFLOP/s (forward = 2·MACs, forward+backward = 3× that: y, dx and dw) with
  * their ratio to sgemm. Each group ends with total FLOP / total time.
- * Times are medians of several repetitions, on 2 threads.
+ * Times are medians of several repetitions, on 2 threads. The machine may
+ * be shared, so the sgemm yardstick is re-measured right before every
+ * layer and each ratio uses the figure taken next to it (the summary: the
+ * median of the group's yardstick samples).
  *
  * usage: bench_conv [group [threads]]   group: all (default), den, ae;
  *        threads: 2 by default
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops/im2col.h"
 #include "ops/ops.h"
 #include "ops/ref/ref.h"
 #include "pdiff.h"
@@ -148,21 +152,49 @@ static double time_median(void (*fn)(layer_run *), layer_run *r, int both) {
     return median(t, reps);
 }
 
+/* ---- the sgemm yardstick ------------------------------------------------ */
+
+#define YARD_N 1024
+#define YARD_MAX 64
+
+typedef struct {
+    float *a, *b, *c;
+    double samples[YARD_MAX]; /* GFLOP/s, this group */
+    int ns;
+} yardstick;
+
+/* median GFLOP/s of `reps` 1024³ sgemms, recorded as one group sample */
+static double yard_sample(yardstick *y, int reps) {
+    double t[16];
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, YARD_N, YARD_N,
+                    YARD_N, 1.0f, y->a, YARD_N, y->b, YARD_N, 0.0f, y->c,
+                    YARD_N);
+        t[i] = now() - t0;
+    }
+    double g = 2.0 * YARD_N * YARD_N * YARD_N / median(t, reps) * 1e-9;
+    if (y->ns < YARD_MAX) y->samples[y->ns++] = g;
+    return g;
+}
+
 typedef struct { double flop_f, time_f, flop_fb, time_fb; } totals;
 
-static void bench_layer(const layer *l, double gemm, totals *tot, pd_rng *rng) {
+static void bench_layer(const layer *l, yardstick *y, totals *tot, pd_rng *rng) {
     layer_run r;
     run_setup(&r, l, rng);
     double macs = layer_macs(l);
+    double gemm = yard_sample(y, 3);
     double tf = time_median(run_forward, &r, 0);
     double tfb = time_median(run_forward, &r, 1);
     double gf = 2 * macs / tf * 1e-9, gfb = 6 * macs / tfb * 1e-9;
     size_t lout = r.ny / (BATCH * l->cout);
     printf("  %-5s %4zu->%-4zu k%zu s%zu p%zu  L %5zu->%-5zu x%d  "
-           "fwd %7.1f GF/s (%4.2f)  fwd+bwd %7.1f GF/s (%4.2f)  %8.2f ms\n",
+           "fwd %6.1f GF/s (%4.2f)  fwd+bwd %6.1f GF/s (%4.2f)  %7.2f ms  "
+           "[sgemm %5.1f]\n",
            l->transposed ? "convt" : "conv", l->cin, l->cout, l->k, l->stride,
            l->pad, l->lin, lout, l->count, gf, gf / gemm, gfb, gfb / gemm,
-           tfb * 1e3);
+           tfb * 1e3, gemm);
     tot->flop_f += l->count * 2 * macs;
     tot->time_f += l->count * tf;
     tot->flop_fb += l->count * 6 * macs;
@@ -170,17 +202,19 @@ static void bench_layer(const layer *l, double gemm, totals *tot, pd_rng *rng) {
     run_free(&r);
 }
 
-static void summary(const char *name, const totals *t, double gemm) {
+static void summary(const char *name, const totals *t, yardstick *y) {
     double gf = t->flop_f / t->time_f * 1e-9, gfb = t->flop_fb / t->time_fb * 1e-9;
-    printf("SUMMARY %-14s fwd %7.1f GF/s (%4.2f of sgemm)  fwd+bwd %7.1f GF/s "
-           "(%4.2f of sgemm)  %.1f ms per fwd+bwd pass\n",
-           name, gf, gf / gemm, gfb, gfb / gemm, t->time_fb * 1e3);
+    double gemm = median(y->samples, y->ns);
+    y->ns = 0;
+    printf("SUMMARY %-14s fwd %6.1f GF/s (%4.2f of sgemm)  fwd+bwd %6.1f GF/s "
+           "(%4.2f of sgemm)  %.1f ms per fwd+bwd pass  [sgemm median %.1f]\n",
+           name, gf, gf / gemm, gfb, gfb / gemm, t->time_fb * 1e3, gemm);
 }
 
 /* ---- the networks ------------------------------------------------------- */
 
 /* denoiser (SPEC §3): every conv is k 3, stride 1, pad 1 at length L */
-static void bench_denoiser(size_t L, double gemm, pd_rng *rng) {
+static void bench_denoiser(size_t L, yardstick *y, pd_rng *rng) {
     static const size_t shapes[][3] = {
         /* cin, cout, occurrences in enc1..4 / dec1..4 */
         {1, 64, 1},    {64, 64, 3},   {64, 128, 1},  {128, 128, 2},
@@ -191,17 +225,17 @@ static void bench_denoiser(size_t L, double gemm, pd_rng *rng) {
     totals t = {0, 0, 0, 0};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         layer l = {0, shapes[i][0], shapes[i][1], L, 3, 1, 1, (int)shapes[i][2]};
-        bench_layer(&l, gemm, &t, rng);
+        bench_layer(&l, y, &t, rng);
     }
     char name[32];
     snprintf(name, sizeof name, "denoiser L=%zu", L);
-    summary(name, &t, gemm);
+    summary(name, &t, y);
 }
 
 /* autoencoder (SPEC §2) layer list for D, fold f, kernel k, channels */
 static void bench_autoencoder(const char *name, size_t D, size_t f, size_t k,
                               const size_t enc[4], const size_t dec[4],
-                              double gemm, pd_rng *rng) {
+                              yardstick *y, pd_rng *rng) {
     size_t f4 = f * f * f * f, len = (D / f4 + 1) * f4;
     size_t ec[5] = {enc[0], enc[0], enc[1], enc[2], enc[3]};
     size_t dc[5] = {dec[0], dec[1], dec[2], dec[3], 1};
@@ -210,48 +244,27 @@ static void bench_autoencoder(const char *name, size_t D, size_t f, size_t k,
     totals t = {0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
         layer a = {0, i == 0 ? 1 : ec[i], ec[i], len, k, 1, 1, 1};
-        bench_layer(&a, gemm, &t, rng);
+        bench_layer(&a, y, &t, rng);
         len = len + 2 - k + 1;
         layer b = {0, ec[i], ec[i + 1], len, k, f, 0, 1};
-        bench_layer(&b, gemm, &t, rng);
+        bench_layer(&b, y, &t, rng);
         len = (len - k) / f + 1;
     }
     for (int i = 0; i < 4; i++) {
         layer a = {1, dc[i], dc[i], len, k, f, 0, 1};
-        bench_layer(&a, gemm, &t, rng);
+        bench_layer(&a, y, &t, rng);
         len = (len - 1) * f + k;
         size_t pad = i == 3 ? f : f - 1;
         layer b = {0, dc[i], dc[i + 1], len, k, 1, pad, 1};
-        bench_layer(&b, gemm, &t, rng);
+        bench_layer(&b, y, &t, rng);
         len = len + 2 * pad - k + 1;
     }
     char full[48];
     snprintf(full, sizeof full, "AE %s", name);
-    summary(full, &t, gemm);
+    summary(full, &t, y);
 }
 
 /* ---- yardstick and self-check ------------------------------------------- */
-
-static double sgemm_gflops(pd_rng *rng) {
-    const int n = 1024;
-    float *a = falloc((size_t)n * n), *b = falloc((size_t)n * n);
-    float *c = falloc((size_t)n * n);
-    fill(rng, a, (size_t)n * n);
-    fill(rng, b, (size_t)n * n);
-    double t[7];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
-                b, n, 0.0f, c, n); /* warm-up */
-    for (int i = 0; i < 7; i++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a,
-                    n, b, n, 0.0f, c, n);
-        t[i] = now() - t0;
-    }
-    pd_free(a);
-    pd_free(b);
-    pd_free(c);
-    return 2.0 * n * n * n / median(t, 7) * 1e-9;
-}
 
 /* worst |a - b| / (1e-5 + 1e-4 |b|) */
 static double worst(const float *a, const float *b, size_t n) {
@@ -263,38 +276,49 @@ static double worst(const float *a, const float *b, size_t n) {
     return w;
 }
 
-/* one small conv1d and conv_transpose1d, forward + backward, vs ref */
+/* small conv1d (stride 1 and 2) and conv_transpose1d layers, forward +
+ * backward, against the reference, once per algorithm */
 static int verify(pd_rng *rng) {
-    layer ls[2] = {{0, 5, 7, 37, 3, 2, 1, 1}, {1, 6, 4, 19, 5, 5, 0, 1}};
+    static const layer ls[3] = {{0, 5, 7, 37, 3, 1, 1, 1},
+                                {0, 5, 7, 37, 3, 2, 1, 1},
+                                {1, 6, 4, 19, 5, 5, 0, 1}};
+    static const pd_conv_algo algos[4] = {PD_CONV_AUTO, PD_CONV_DIRECT,
+                                          PD_CONV_SHIFT, PD_CONV_IM2COL};
     int ok = 1;
-    for (int i = 0; i < 2; i++) {
-        layer_run r;
-        run_setup(&r, &ls[i], rng);
-        size_t nb = ls[i].cout;
-        float *y = falloc(r.ny), *dx = falloc(r.nx), *dw = falloc(r.nw);
-        float *db = falloc(nb);
-        run_forward(&r);
-        if (r.transposed) pd_ref_convt1d_forward(y, r.x, r.w, r.b, &r.ts);
-        else pd_ref_conv1d_forward(y, r.x, r.w, r.b, &r.cs);
-        double e = worst(r.y, y, r.ny);
-        run_backward(&r); /* dy = y; gradients start at zero */
-        if (r.transposed)
-            pd_ref_convt1d_backward(dx, dw, db, r.y, r.x, r.w, &r.ts);
-        else
-            pd_ref_conv1d_backward(dx, dw, db, r.y, r.x, r.w, &r.cs);
-        double ex = worst(r.dx, dx, r.nx), ew = worst(r.dw, dw, r.nw);
-        double eb = worst(r.db, db, nb);
-        if (!(e <= 1 && ex <= 1 && ew <= 1 && eb <= 1)) {
-            fprintf(stderr, "bench_conv: %s mismatch vs reference (%g %g %g %g)\n",
-                    r.transposed ? "convt1d" : "conv1d", e, ex, ew, eb);
-            ok = 0;
+    for (int a = 0; a < 4; a++) {
+        pd_conv1d_force_algo(algos[a]);
+        for (int i = 0; i < 3; i++) {
+            layer_run r;
+            run_setup(&r, &ls[i], rng);
+            size_t nb = ls[i].cout;
+            float *y = falloc(r.ny), *dx = falloc(r.nx), *dw = falloc(r.nw);
+            float *db = falloc(nb);
+            run_forward(&r);
+            if (r.transposed) pd_ref_convt1d_forward(y, r.x, r.w, r.b, &r.ts);
+            else pd_ref_conv1d_forward(y, r.x, r.w, r.b, &r.cs);
+            double e = worst(r.y, y, r.ny);
+            run_backward(&r); /* dy = y; gradients start at zero */
+            if (r.transposed)
+                pd_ref_convt1d_backward(dx, dw, db, r.y, r.x, r.w, &r.ts);
+            else
+                pd_ref_conv1d_backward(dx, dw, db, r.y, r.x, r.w, &r.cs);
+            double ex = worst(r.dx, dx, r.nx), ew = worst(r.dw, dw, r.nw);
+            double eb = worst(r.db, db, nb);
+            if (!(e <= 1 && ex <= 1 && ew <= 1 && eb <= 1)) {
+                fprintf(stderr,
+                        "bench_conv: layer %d algorithm %d mismatch vs "
+                        "reference (%g %g %g %g)\n",
+                        i, (int)algos[a], e, ex, ew, eb);
+                ok = 0;
+            }
+            pd_free(y);
+            pd_free(dx);
+            pd_free(dw);
+            pd_free(db);
+            run_free(&r);
         }
-        pd_free(y);
-        pd_free(dx);
-        pd_free(dw);
-        pd_free(db);
-        run_free(&r);
     }
+    pd_conv1d_force_algo(PD_CONV_AUTO);
     return ok;
 }
 
@@ -311,18 +335,29 @@ int main(int argc, char **argv) {
     pd_rng rng;
     pd_rng_seed(&rng, 1234, 0);
     if (!verify(&rng)) return 1;
-    printf("verified conv1d and conv_transpose1d against the reference\n");
-    double gemm = sgemm_gflops(&rng);
+    printf("verified conv1d and conv_transpose1d (every algorithm) against the "
+           "reference\n");
+    yardstick y = {falloc((size_t)YARD_N * YARD_N), falloc((size_t)YARD_N * YARD_N),
+                   falloc((size_t)YARD_N * YARD_N), {0}, 0};
+    fill(&rng, y.a, (size_t)YARD_N * YARD_N);
+    fill(&rng, y.b, (size_t)YARD_N * YARD_N);
+    yard_sample(&y, 1); /* warm-up */
+    y.ns = 0;
+    double gemm = yard_sample(&y, 7);
+    y.ns = 0;
     printf("threads %d, OpenBLAS sgemm 1024^3: %.1f GFLOP/s\n", pd_threads(), gemm);
     if (den) {
-        bench_denoiser(12, gemm, &rng);
-        bench_denoiser(52, gemm, &rng);
+        bench_denoiser(12, &y, &rng);
+        bench_denoiser(52, &y, &rng);
     }
     if (ae) {
         const size_t se[4] = {2, 2, 2, 2}, sd[4] = {2, 64, 64, 8};
         const size_t me[4] = {4, 4, 4, 4}, md[4] = {4, 256, 256, 8};
-        bench_autoencoder("small", 2048, 3, 3, se, sd, gemm, &rng);
-        bench_autoencoder("medium", 2048, 5, 5, me, md, gemm, &rng);
+        bench_autoencoder("small", 2048, 3, 3, se, sd, &y, &rng);
+        bench_autoencoder("medium", 2048, 5, 5, me, md, &y, &rng);
     }
+    pd_free(y.a);
+    pd_free(y.b);
+    pd_free(y.c);
     return 0;
 }

@@ -17,8 +17,10 @@ if ! command -v "$CC" >/dev/null 2>&1 || ! "$CC" --version 2>/dev/null | grep -q
   exit 0
 fi
 
+mkdir -p "$BUILD"
 CC=$CC cmake -S "$ROOT" -B "$BUILD" -DPDIFF_FUZZ=ON -DPDIFF_SANITIZE=ON \
-  -DPDIFF_WERROR=ON >"$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log"; exit 1; }
+  -DPDIFF_WERROR=ON >"$BUILD/fuzz_smoke.cmake.log" 2>&1 ||
+  { cat "$BUILD/fuzz_smoke.cmake.log"; exit 1; }
 names=()
 for src in "$ROOT"/fuzz/fuzz_*.c; do
   n=$(basename "$src" .c)
@@ -26,8 +28,8 @@ for src in "$ROOT"/fuzz/fuzz_*.c; do
 done
 targets=()
 for n in "${names[@]}"; do targets+=("fuzz_$n"); done
-cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >"$BUILD.build.log" 2>&1 ||
-  { tail -n 30 "$BUILD.build.log"; exit 1; }
+cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >"$BUILD/fuzz_smoke.build.log" 2>&1 ||
+  { tail -n 30 "$BUILD/fuzz_smoke.build.log"; exit 1; }
 
 WORK=$(mktemp -d)
 status=0

@@ -17,7 +17,9 @@ length, name, u32 ndim, u32 dims, float32 data, little-endian):
        gx w.r.t. x, g.<name> w.r.t. each parameter (zeros where unused)
   den: x (B, 1, L), t (B, as floats), out (B, 1, L), target (B, 1, L),
        gradients of mean((out − target)²): gx, g.<name>
-Run: python3 scripts/make_model_fixtures.py [outdir]   (torch 1.13)
+The models hold float32 weights but run in float64, so the references are
+the exact function of the stored values (the C side's float32 error is what
+the tests bound). Run: python3 scripts/make_model_fixtures.py [outdir]
 """
 import os
 import struct
@@ -33,6 +35,7 @@ NORMS = {"instance": 0, "batch": 1, "group": 2, "none": 3}
 
 
 def write_fixture(path, arrays):
+    """arrays: (name, array-like) pairs, written as little-endian float32"""
     with open(path, "wb") as f:
         f.write(b"PDFX")
         f.write(struct.pack("<II", 1, len(arrays)))
@@ -59,13 +62,14 @@ def ae_fixture(path, seed, B, **cfg_kw):
     cfg = pm.ae_config(**cfg_kw)
     m = pm.AE(cfg)
     randomize(m, gen, 2.0)
+    m.double()  # float32 weights, float64 arithmetic: the reference is exact
     c = cfg
     head = [c["D"], c["fold"], c["k"], *c["enc"], *c["dec"], NORMS[c["norm"]],
             c["groups"], int(c["fc"]), int(c["vae"])]
     arrays = [("cfg", np.array(head, dtype=np.float32))]
     arrays += [("w." + k, v.clone().numpy()) for k, v in pm.state_dict_flat(m).items()]
-    x = torch.randn(B, c["D"], generator=gen) * 0.5
-    zin = torch.rand(B, m.latent_c, m.latent_l, generator=gen) * 2 - 1
+    x = (torch.randn(B, c["D"], generator=gen) * 0.5).double()
+    zin = (torch.rand(B, m.latent_c, m.latent_l, generator=gen) * 2 - 1).double()
     arrays += [("x", x), ("zin", zin)]
     with torch.no_grad():
         if c["norm"] == "batch":
@@ -78,7 +82,7 @@ def ae_fixture(path, seed, B, **cfg_kw):
     # gradients of mean((dec(enc(x)) - target)^2) w.r.t. every parameter and
     # x; batch norm in training mode (batch statistics), the rest in eval
     m.train(c["norm"] == "batch")
-    target = torch.rand(B, c["D"], generator=gen) * 2 - 1
+    target = (torch.rand(B, c["D"], generator=gen) * 2 - 1).double()
     xg = x.clone().requires_grad_(True)
     torch.nn.functional.mse_loss(m.decode(m.encode(xg)), target).backward()
     arrays += [("target", target), ("gx", xg.grad)]
@@ -94,15 +98,16 @@ def den_fixture(path, seed, B, L, T, ch):
     randomize(m, gen, 2.0)
     with torch.no_grad():
         m.time_encode.weight.copy_(torch.randn(T, L, generator=gen))
+    m.double()
     arrays = [("cfg", np.array([L, T, *ch], dtype=np.float32))]
     arrays += [("w." + k, v.clone().numpy()) for k, v in m.state_dict().items()]
-    x = torch.randn(B, 1, L, generator=gen)
+    x = torch.randn(B, 1, L, generator=gen).double()
     t = torch.randint(0, T, (B,), generator=gen)
     t[0], t[1] = 0, T - 1  # distinct timesteps: catches "sample 0's t for all"
     with torch.no_grad():
         out = m(x, t)
     arrays += [("x", x.numpy()), ("t", t.float().numpy()), ("out", out.numpy())]
-    target = torch.randn(B, 1, L, generator=gen)
+    target = torch.randn(B, 1, L, generator=gen).double()
     xg = x.clone().requires_grad_(True)
     torch.nn.functional.mse_loss(m(xg, t), target).backward()
     arrays += [("target", target.numpy()), ("gx", xg.grad.numpy())]

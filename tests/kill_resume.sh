@@ -44,21 +44,23 @@ clean_run() {
   echo "$(now) - $t0" | bc
 }
 
-# killed_run NAME DURATION CMD...: up to $KILLS times start CMD and kill -9
+# killed_run NAME OUTDIR DURATION CMD...: up to $KILLS times start CMD and kill -9
 # it after a random delay: 5-90 % of the work still left (estimated as
 # DURATION, the uninterrupted time, less the time already run; at least
 # 30 % of DURATION, as a resumed run redoes the steps after its last
 # checkpoint and reloads its inputs). Then run it to completion. Prints
-# where the kills landed, in % of DURATION (cumulative run time).
+# where the kills landed, in % of DURATION (cumulative run time). A run
+# that completes before its first kill (the machine was faster than during
+# the timing run) is started again from scratch: OUTDIR is removed.
 killed_run() {
-  local name=$1 dur=$2
-  shift 2
+  local name=$1 outdir=$2 dur=$3 dur0=$3
+  shift 3
   local k=0 tries=0 points="" spent=0
   while [ "$k" -lt "$KILLS" ] && [ "$tries" -lt $((KILLS * 2)) ]; do
     tries=$((tries + 1))
-    local left delay
+    local left delay pct=$((5 + RANDOM % 86)) # (in this shell: a $(...) would not advance RANDOM)
     left=$(echo "r = $dur - $spent; m = $dur * 0.3; if (r < m) r = m; r" | bc -l)
-    delay=$(echo "scale=3; $left * (5 + $RANDOM % 86) / 100" | bc -l)
+    delay=$(echo "scale=3; $left * $pct / 100" | bc -l)
     "$@" >"$T/out.txt" 2>"$T/err.txt" &
     local pid=$!
     sleep "$delay"
@@ -66,9 +68,9 @@ killed_run() {
       wait "$pid" 2>/dev/null
       k=$((k + 1))
       spent=$(echo "$spent + $delay" | bc -l)
-      points="$points $(echo "scale=0; 100 * $spent / $dur" | bc -l)%"
+      points="$points $(echo "scale=0; 100 * $spent / $dur0" | bc -l)%"
     else
-      # it finished before the kill: the stage is complete
+      # it finished before the kill
       wait "$pid"
       local rc=$?
       if [ "$rc" -ne 0 ]; then
@@ -76,7 +78,9 @@ killed_run() {
         tail -n 5 "$T/err.txt" >&2
         fail=1
       fi
-      break
+      if [ "$k" -gt 0 ]; then break; fi
+      rm -rf "$outdir" # no kill landed yet: start over, with shorter delays
+      dur=$(echo "$dur * 0.5" | bc -l)
     fi
   done
   if ! "$@" >"$T/out.txt" 2>"$T/err.txt"; then
@@ -84,7 +88,7 @@ killed_run() {
     tail -n 5 "$T/err.txt" >&2
     fail=1
   fi
-  echo "$name: killed $k times, after${points:- (none)} of the uninterrupted ${dur}s"
+  echo "$name: killed $k times, after${points:- (none)} of the uninterrupted ${dur0}s"
 }
 
 # compare DIR_A DIR_B: every file of A equal in B, nothing extra in B
@@ -119,11 +123,11 @@ d_run=$(clean_run "$CLI" run "${COLLECT[@]}" "${TRAIN[@]}" "${GEN[@]}" --no-base
 echo "uninterrupted: collect ${d_collect}s, train ${d_train}s, generate ${d_gen}s, run ${d_run}s"
 
 # ---- B: killed and resumed ------------------------------------------------------
-killed_run collect "$d_collect" "$CLI" collect "${COLLECT[@]}" --out "$B/c"
-killed_run train "$d_train" "$CLI" train "$B/c" "${TRAIN[@]}"
-killed_run generate "$d_gen" "$CLI" generate "$B/c" "${GEN[@]}"
+killed_run collect "$B/c" "$d_collect" "$CLI" collect "${COLLECT[@]}" --out "$B/c"
+killed_run train "$B/c/model" "$d_train" "$CLI" train "$B/c" "${TRAIN[@]}"
+killed_run generate "$B/c/generated" "$d_gen" "$CLI" generate "$B/c" "${GEN[@]}"
 KILLS=$((KILLS + 2))
-killed_run run "$d_run" "$CLI" run "${COLLECT[@]}" "${TRAIN[@]}" "${GEN[@]}" --no-baselines --out "$B/run"
+killed_run run "$B/run" "$d_run" "$CLI" run "${COLLECT[@]}" "${TRAIN[@]}" "${GEN[@]}" --no-baselines --out "$B/run"
 
 # ---- compare ------------------------------------------------------------------
 check_all() {

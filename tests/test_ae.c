@@ -19,9 +19,10 @@
 #include "pdiff/ae.h"
 #include "testutil.h"
 
-#define FX_RTOL 1e-4 /* fixture comparison, relative */
-#define FX_ATOL 1e-5 /* and absolute, for values near zero */
-#define FX_GRTOL 1e-3 /* gradients: relative, floor at a tenth of it × max */
+#define FX_RTOL 1e-4  /* forward vs the float64 reference, relative */
+#define FX_GRTOL 1e-3 /* gradients, relative */
+#define FX_SCALE 1e-4 /* plus this × the array's largest magnitude */
+#define FX_GSCALE 5e-4 /* the same for gradients (instance norm amplifies) */
 
 static float *falloc(size_t n) {
     float *p = calloc(n ? n : 1, sizeof(float));
@@ -92,16 +93,16 @@ static const float *run_decode(pd_ae *ae, pd_graph *g, float *z, size_t B, int t
     return y->v;
 }
 
-/* a against reference b, tolerance relative to b's largest magnitude (the
- * gradients span decades; the small ones carry float noise of the large) */
+/* a against reference b: rtol plus FX_SCALE × b's largest magnitude (values
+ * span decades; the small ones carry the float noise of the large) */
 static void assert_close_scaled(const float *a, const float *b, size_t n, double rtol,
-                                const char *what) {
+                                double scale, const char *what) {
     double mx = 0.0;
     for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i]));
-    double r = tu_close_ratio(a, b, n, rtol, rtol * 1e-1 * mx + 1e-8);
+    double r = tu_close_ratio(a, b, n, rtol, scale * mx + 1e-8);
     if (!(r <= 1.0) && getenv("PD_TEST_VERBOSE"))
         for (size_t i = 0; i < n; i++)
-            if (fabs(a[i] - b[i]) > rtol * fabs(b[i]) + rtol * 1e-1 * mx + 1e-8)
+            if (fabs(a[i] - b[i]) > rtol * fabs(b[i]) + scale * mx + 1e-8)
                 fprintf(stderr, "  %s[%zu]: %g vs %g (max %g)\n", what, i, a[i], b[i], mx);
     if (!(r <= 1.0)) fail_msg("%s: gradients not close (ratio %g)", what, r);
 }
@@ -123,14 +124,14 @@ static void check_fixture_grads(const char *file, pd_ae *ae, pd_graph *g, float 
     assert_non_null(y);
     pd_g_backward(g, pd_g_mse(g, y, target));
     assert_false(pd_g_failed(g));
-    assert_close_scaled(xv->g, gx, B * D, FX_GRTOL, "input");
+    assert_close_scaled(xv->g, gx, B * D, FX_GRTOL, FX_GSCALE, "input");
     for (size_t i = 0; i < ae->params.count; i++) {
         pd_tensor *t = &ae->params.t[i];
         if (t->flags & PD_BUFFER) continue;
         char name[160];
         snprintf(name, sizeof name, "g.%s", t->name);
         float *ref = fx(file, name, t->numel);
-        assert_close_scaled(t->grad, ref, t->numel, FX_GRTOL, t->name);
+        assert_close_scaled(t->grad, ref, t->numel, FX_GRTOL, FX_GSCALE, t->name);
         free(ref);
     }
     pd_g_set_grad(g, 0);
@@ -157,29 +158,29 @@ static void check_fixture(const char *base) {
     if (c.norm == PD_NORM_BATCH) {
         /* training mode: batch statistics, running stats updated */
         float *zt = fx(file, "z_train", nz), *yt = fx(file, "y_train", B * c.D);
-        TU_ASSERT_CLOSE(run_encode(&ae, g, x, B, 1), zt, nz, FX_RTOL, FX_ATOL);
-        TU_ASSERT_CLOSE(run_decode(&ae, g, zin, B, 1), yt, B * c.D, FX_RTOL, FX_ATOL);
+        assert_close_scaled(run_encode(&ae, g, x, B, 1), zt, nz, FX_RTOL, FX_SCALE, "zt");
+        assert_close_scaled(run_decode(&ae, g, zin, B, 1), yt, B * c.D, FX_RTOL, FX_SCALE, "yt");
         for (size_t i = 0; i < ae.params.count; i++) {
             pd_tensor *t = &ae.params.t[i];
             if (!(t->flags & PD_BUFFER)) continue;
             char name[160];
             snprintf(name, sizeof name, "r.%s", t->name);
             float *r = fx(file, name, t->numel);
-            TU_ASSERT_CLOSE(t->data, r, t->numel, FX_RTOL, FX_ATOL);
+            assert_close_scaled(t->data, r, t->numel, FX_RTOL, FX_SCALE, "r");
             free(r);
         }
         free(zt);
         free(yt);
     }
     float *z = fx(file, "z", nz), *y = fx(file, "y", B * c.D);
-    TU_ASSERT_CLOSE(run_encode(&ae, g, x, B, 0), z, nz, FX_RTOL, FX_ATOL);
-    TU_ASSERT_CLOSE(run_decode(&ae, g, zin, B, 0), y, B * c.D, FX_RTOL, FX_ATOL);
+    assert_close_scaled(run_encode(&ae, g, x, B, 0), z, nz, FX_RTOL, FX_SCALE, "z");
+    assert_close_scaled(run_decode(&ae, g, zin, B, 0), y, B * c.D, FX_RTOL, FX_SCALE, "y");
     /* the batch passes agree with the graph forward */
     float *zall = falloc(nz), *yall = falloc(B * c.D);
     assert_int_equal(pd_ae_encode_all(&ae, g, x, B, zall), PD_OK);
     assert_int_equal(pd_ae_decode_all(&ae, g, zin, B, yall), PD_OK);
-    TU_ASSERT_CLOSE(zall, z, nz, FX_RTOL, FX_ATOL);
-    TU_ASSERT_CLOSE(yall, y, B * c.D, FX_RTOL, FX_ATOL);
+    assert_close_scaled(zall, z, nz, FX_RTOL, FX_SCALE, "z");
+    assert_close_scaled(yall, y, B * c.D, FX_RTOL, FX_SCALE, "y");
     free(zall);
     free(yall);
     check_fixture_grads(file, &ae, g, x, B);
@@ -503,28 +504,46 @@ static void test_input_noise(void **st) {
 
 /* ---- end to end ---------------------------------------------------------- */
 
+/* 8 random vectors of D = 30 through a small autoencoder with the paper's
+ * noise: the loss must drop 10× and end 5× below the variance of the data
+ * (what predicting the mean vector would score), i.e. the vectors are told
+ * apart. fold 2, kernel 2 keep a latent of length 2 (see pd_ae_create). */
 static void test_train_drops(void **st) {
     (void)st;
     pd_ae_config c;
     pd_ae_preset(&c, "small", 30);
+    c.fold = 2;
+    c.k = 2;
+    const size_t e[4] = {4, 4, 4, 4}, d[4] = {4, 64, 64, 8};
+    memcpy(c.enc, e, sizeof e);
+    memcpy(c.dec, d, sizeof d);
     pd_ae ae;
     assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    assert_int_equal(ae.latent_l, 2);
     pd_rng r;
     pd_rng_seed(&r, 8, 0);
     pd_ae_init(&ae, &r);
     const size_t B = 8;
     float *V = falloc(B * c.D);
     tu_fill(&r, V, B * c.D, -0.5f, 0.5f);
+    double var = 0.0; /* mean over features of the per-feature variance */
+    for (size_t j = 0; j < c.D; j++) {
+        double m = 0.0, q = 0.0;
+        for (size_t i = 0; i < B; i++) m += V[i * c.D + j] / (double)B;
+        for (size_t i = 0; i < B; i++) q += pow(V[i * c.D + j] - m, 2) / (double)B;
+        var += q / (double)c.D;
+    }
     pd_graph *g = pd_graph_new();
-    pd_adamw opt = {3e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
+    pd_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
     double first = 0.0, last = 0.0, loss = 0.0;
-    const long steps = 400;
+    const long steps = 600;
     for (long t = 1; t <= steps; t++) {
         assert_int_equal(pd_ae_train_step(&ae, g, V, B, &r, &opt, t, &loss), PD_OK);
         if (t == 1) first = loss;
         if (t > steps - 20) last += loss / 20.0; /* average: the loss is noisy */
     }
-    if (!(last < first / 10.0)) fail_msg("loss %g → %g: not 10x lower", first, last);
+    if (!(last < first / 10.0 && last < var / 5.0))
+        fail_msg("loss %g → %g (data variance %g): not learned", first, last, var);
     free(V);
     pd_graph_free(g);
     pd_ae_free(&ae);

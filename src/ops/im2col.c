@@ -15,6 +15,8 @@
 /* below this many touched floats a loop runs on one thread */
 #define PD_OMP_MIN_WORK 16384
 
+/* first l with l*stride + t >= pad, and one past the last l with
+ * l*stride + t - pad <= lin - 1, both clamped to [0, lout] */
 void pd_tap_range(size_t t, size_t lin, size_t stride, size_t pad,
                   size_t lout, size_t *lo, size_t *hi) {
     size_t a = t >= pad ? 0 : (pad - t + stride - 1) / stride;
@@ -57,6 +59,7 @@ static void scatter_row(float *dst, const float *src, size_t t, size_t lin,
     }
 }
 
+/* x (n, c, lin) → col (c*k, n*lout) */
 void pd_im2col1d(float *col, const float *x, const pd_col1d_geom *g) {
     const size_t n = g->n, c = g->c, k = g->k, lin = g->lin, lout = g->lout;
     const size_t ncols = n * lout;
@@ -88,6 +91,7 @@ void pd_im2col1d(float *col, const float *x, const pd_col1d_geom *g) {
     }
 }
 
+/* col (c*k, n*lout) → x (n, c, lin) +=; a (ci, b) pair owns x[b][ci] */
 void pd_col2im1d_add(float *x, const float *col, const pd_col1d_geom *g) {
     const size_t n = g->n, c = g->c, k = g->k, lout = g->lout;
     const size_t ncols = n * lout;
@@ -104,6 +108,8 @@ void pd_col2im1d_add(float *x, const float *col, const pd_col1d_geom *g) {
     }
 }
 
+/* x (n, c, h, w) → col (c*k*k, n*ho*wo); per kernel row ky only the
+ * output rows whose input row exists are copied, the rest are zero */
 void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g) {
     const size_t n = g->n, c = g->c, k = g->k, ho = g->ho, wo = g->wo;
     const size_t plane = ho * wo, ncols = n * plane;
@@ -135,6 +141,7 @@ void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g) {
     }
 }
 
+/* col (c*k*k, n*ho*wo) → x (n, c, h, w) +=, the adjoint of the above */
 void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g) {
     const size_t n = g->n, c = g->c, k = g->k, ho = g->ho, wo = g->wo;
     const size_t plane = ho * wo, ncols = n * plane;
@@ -160,6 +167,7 @@ void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g) {
     }
 }
 
+/* a (c, ld) → y (n, c, sp), one contiguous segment per (b, ci) */
 void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
                   size_t c, size_t sp, const pd_cm_layout *lay,
                   int accumulate) {
@@ -181,6 +189,7 @@ void pd_cm_to_ncs(float *y, const float *a, const float *bias, size_t n,
     }
 }
 
+/* x (n, c, sp) → a (c, ld), zeroing front, gaps and tail */
 void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp,
                   const pd_cm_layout *lay) {
     const size_t gap = lay->step - sp, end = lay->front + n * lay->step;
@@ -200,6 +209,7 @@ void pd_ncs_to_cm(float *a, const float *x, size_t n, size_t c, size_t sp,
     }
 }
 
+/* y (n, c, sp) = bias broadcast along sp */
 void pd_fill_bias(float *y, const float *bias, size_t n, size_t c, size_t sp) {
 #pragma omp parallel for collapse(2) schedule(static) \
     if (n * c * sp > PD_OMP_MIN_WORK)

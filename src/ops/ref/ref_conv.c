@@ -27,6 +27,7 @@ static int ref_tap_out(long p, long t, const size_t pad, size_t stride,
 
 /* ---- linear ------------------------------------------------------------- */
 
+/* y[i][o] = b[o] + Σ_j x[i][j] w[o][j] */
 void pd_ref_linear_forward(float *y, const float *x, const float *w,
                            const float *b, const pd_linear_shape *s) {
     for (size_t i = 0; i < s->n; i++)
@@ -38,6 +39,8 @@ void pd_ref_linear_forward(float *y, const float *x, const float *w,
         }
 }
 
+/* db[o] += Σ_i dy[i][o]; dw[o][j] += Σ_i dy[i][o] x[i][j];
+ * dx[i][j] += Σ_o dy[i][o] w[o][j] */
 void pd_ref_linear_backward(float *dx, float *dw, float *db, const float *dy,
                             const float *x, const float *w,
                             const pd_linear_shape *s) {
@@ -65,6 +68,7 @@ void pd_ref_linear_backward(float *dx, float *dw, float *db, const float *dy,
 
 /* ---- conv1d ------------------------------------------------------------- */
 
+/* y[n][co][l] = b[co] + Σ_ci Σ_t w[co][ci][t] x[n][ci][l*stride + t - pad] */
 void pd_ref_conv1d_forward(float *y, const float *x, const float *w,
                            const float *b, const pd_conv1d_shape *s) {
     const size_t lout = ref_extent(s->lin, s->k, s->stride, s->pad);
@@ -83,6 +87,9 @@ void pd_ref_conv1d_forward(float *y, const float *x, const float *w,
             }
 }
 
+/* dw[co][ci][t] += Σ_n Σ_l dy[n][co][l] x[n][ci][l*stride + t - pad];
+ * dx[n][ci][p] += Σ over (co, t, l) with l*stride + t - pad = p of
+ * dy[n][co][l] w[co][ci][t] (gathered per p, not scattered) */
 void pd_ref_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
                             const float *x, const float *w,
                             const pd_conv1d_shape *s) {
@@ -133,6 +140,8 @@ static size_t ref_convt_lout(const pd_convt1d_shape *s) {
     return full > 2 * s->pad ? full - 2 * s->pad : 0;
 }
 
+/* y[n][co][j] = b[co] + Σ over (ci, t, i) with i*stride + t - pad = j of
+ * x[n][ci][i] w[ci][co][t] */
 void pd_ref_convt1d_forward(float *y, const float *x, const float *w,
                             const float *b, const pd_convt1d_shape *s) {
     const size_t lout = ref_convt_lout(s);
@@ -154,6 +163,8 @@ void pd_ref_convt1d_forward(float *y, const float *x, const float *w,
             }
 }
 
+/* dw[ci][co][t] += Σ_n Σ_i x[n][ci][i] dy[n][co][i*stride + t - pad];
+ * dx[n][ci][i] += Σ_co Σ_t dy[n][co][i*stride + t - pad] w[ci][co][t] */
 void pd_ref_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
                              const float *x, const float *w,
                              const pd_convt1d_shape *s) {
@@ -207,6 +218,8 @@ static float ref_x2d(const float *x, const pd_conv2d_shape *s, size_t n,
     return x[((n * s->cin + ci) * s->h + (size_t)iy) * s->w + (size_t)ix];
 }
 
+/* y[n][co][oy][ox] = b[co] + Σ_ci Σ_ky Σ_kx w[co][ci][ky][kx] ·
+ *                    x[n][ci][oy*stride + ky - pad][ox*stride + kx - pad] */
 void pd_ref_conv2d_forward(float *y, const float *x, const float *w,
                            const float *b, const pd_conv2d_shape *s) {
     const size_t ho = ref_extent(s->h, s->k, s->stride, s->pad);
@@ -230,6 +243,7 @@ void pd_ref_conv2d_forward(float *y, const float *x, const float *w,
                 }
 }
 
+/* the 2-D analogues of conv1d's sums, each gradient element gathered */
 void pd_ref_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
                             const float *x, const float *w,
                             const pd_conv2d_shape *s) {
