@@ -118,9 +118,20 @@ double cli_double(const cli_opt *opts, const char *name, double dflt) {
 
 int cli_flag(const cli_opt *opts, const char *name) { return cli_get(opts, name) != NULL; }
 
+/* copies made by cli_list live until exit, like argv */
+static char *list_copies[64];
+static size_t nlist_copies;
+
+static void free_list_copies(void) {
+    for (size_t i = 0; i < nlist_copies; i++) free(list_copies[i]);
+}
+
 size_t cli_list(const char *s, const char **out, size_t max) {
-    if (!s || !*s) return 0;
-    char *copy = strdup(s); /* lives until exit, like argv */
+    if (!s || !*s || nlist_copies == sizeof list_copies / sizeof list_copies[0]) return 0;
+    char *copy = strdup(s);
+    if (!copy) return 0;
+    if (nlist_copies == 0) atexit(free_list_copies);
+    list_copies[nlist_copies++] = copy;
     size_t n = 0;
     for (char *tok = strtok(copy, ","); tok && n < max; tok = strtok(NULL, ",")) out[n++] = tok;
     return n;

@@ -24,8 +24,9 @@
 #include "ops/im2col.h"
 #include "ops/ops.h"
 
-/* work (multiply-adds) below which a direct loop stays on one thread */
-#define PD_OMP_MIN_WORK 32768
+/* work (multiply-adds or floats moved) below which a direct loop stays on
+ * one thread (see im2col.c) */
+#define PD_OMP_MIN_WORK (1u << 18)
 /* floats of Xp + Y'' per SHIFT column block: ~4 MB, well inside L3 */
 #define PD_SHIFT_BLOCK_FLOATS (1u << 20)
 

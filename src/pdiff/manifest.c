@@ -254,7 +254,8 @@ pd_status pd_manifest_scan(const char *dir, const char *const *patterns,
     pd_st_free(&f);
     if (m->nparams == 0) {
         pd_manifest_free(m);
-        return pd_fail(PD_ERR_NOTFOUND, "%s: --params matches no tensor", path);
+        return pd_fail(PD_ERR_NOTFOUND, "%s: --params '%s'%s matches no tensor", path,
+                       patterns[0], npatterns > 1 ? ",..." : "");
     }
     return PD_OK;
 }
