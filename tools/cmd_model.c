@@ -99,6 +99,7 @@ int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_co
     st = pd_manifest_load_vectors(&m, dir, &V);
     size_t use = K && K < m.K ? K : m.K;
     pd_progress p = cli_progress();
+    if (!st) st = pd_mkdir_p(model_dir);
     if (!st) {
         fprintf(stderr, "training on %zu checkpoints, D = %zu, into %s\n", use, m.D, model_dir);
         st = pd_pdiff_train(c, V, use, m.D, model_dir, &p);
@@ -149,6 +150,7 @@ int generate_dir(const char *dir, const char *patterns, const char *model_dir,
                      pm.D, dir, m.D);
     if (!st && ddim && (steps < 1 || steps > pm.cfg.T))
         st = pd_fail(PD_ERR_ARG, "--steps must be between 1 and T = %zu", pm.cfg.T);
+    if (!st) st = pd_mkdir_p(out_dir); /* a bad --out fails before minutes of sampling */
     float *V = st ? NULL : malloc(N * m.D * sizeof(float));
     if (!st && !V) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     pd_progress p = cli_progress();
