@@ -418,6 +418,15 @@ static void test_bad_config(void **st) {
     assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_SHAPE);
     pd_ae_preset(&c, "small", 0);
     assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_ARG);
+    pd_ae_preset(&c, "small", 30); /* latent length 1: erased by instance norm */
+    assert_int_equal(pd_ae_create(&ae, &c), PD_ERR_SHAPE);
+    c.norm = PD_NORM_GROUP; /* groups of 2 channels keep it */
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    pd_ae_free(&ae);
+    pd_ae_preset(&c, "small", 81); /* real = 162: latent length 2 */
+    assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
+    assert_int_equal(ae.latent_l, 2);
+    pd_ae_free(&ae);
 }
 
 static void test_batch_chunks(void **st) {

@@ -306,7 +306,10 @@ static void test_names_and_init(void **st) {
     for (size_t i = 0; i < w->numel; i++) mx = fmaxf(mx, fabsf(w->data[i]));
     assert_true(mx <= bound && mx > 0.9f * bound);
     pd_den_free(&d);
-    pd_den_config bad = {0, 10, {4, 4, 4, 4}};
+    pd_den_config bad = {1, 10, {4, 4, 4, 4}};
+    assert_int_equal(pd_den_create(&d, &bad), PD_ERR_ARG);
+    bad.L = 4;
+    bad.T = 0;
     assert_int_equal(pd_den_create(&d, &bad), PD_ERR_ARG);
 }
 

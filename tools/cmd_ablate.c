@@ -100,7 +100,7 @@ int cmd_ablate(int argc, char **argv) {
         double t0 = cli_now();
         if ((rc = train_dir(cdir, NULL, v->K, &c, mdir))) return rc;
         if ((rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
-                               !cli_flag(opts, "--no-ema"), c.seed)))
+                               !cli_flag(opts, "--no-ema"), c.seed, 0)))
             return rc;
         pd_eval_opts eo;
         pd_eval_defaults(&eo);

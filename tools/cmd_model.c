@@ -139,7 +139,7 @@ int cmd_train(int argc, char **argv) {
 
 int generate_dir(const char *dir, const char *patterns, const char *model_dir,
                  const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
-                 uint64_t seed) {
+                 uint64_t seed, int reconstruct) {
     pd_manifest m;
     pd_status st = load_manifest(dir, patterns, &m);
     if (st) return cli_error(st);
@@ -151,14 +151,19 @@ int generate_dir(const char *dir, const char *patterns, const char *model_dir,
     if (!st && ddim && (steps < 1 || steps > pm.cfg.T))
         st = pd_fail(PD_ERR_ARG, "--steps must be between 1 and T = %zu", pm.cfg.T);
     if (!st) st = pd_mkdir_p(out_dir); /* a bad --out fails before minutes of sampling */
-    float *V = st ? NULL : malloc(N * m.D * sizeof(float));
-    if (!st && !V) st = pd_fail(PD_ERR_NOMEM, "out of memory");
-    pd_progress p = cli_progress();
-    if (!st) st = pd_pdiff_sample(&pm, N, ddim, steps, eta, ema, seed, V, &p);
+    float *V = NULL;
+    if (!st && reconstruct) {
+        st = pd_pdiff_reconstruct(&pm, model_dir, &V, &N);
+    } else if (!st) {
+        V = malloc(N * m.D * sizeof(float));
+        if (!V) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        pd_progress p = cli_progress();
+        if (!st) st = pd_pdiff_sample(&pm, N, ddim, steps, eta, ema, seed, V, &p);
+    }
     size_t bad = 0;
     if (!st) st = pd_generate_write(&m, dir, out_dir, V, N, &bad);
     if (!st) {
-        printf("generated %zu models in %s", N, out_dir);
+        printf("%s %zu models in %s", reconstruct ? "reconstructed" : "generated", N, out_dir);
         if (bad) printf(" (%zu hold non-finite values and are excluded from statistics)", bad);
         printf("\n");
     }
@@ -187,6 +192,7 @@ int cmd_generate(int argc, char **argv) {
                       {"--params", "PATTERNS", "subset tensors (only without manifest.json)", NULL},
                       {"--out", "DIR", "output directory (default DIR/generated)", NULL},
                       {"--seed", "S", "random seed (default 0)", NULL},
+                      {"--reconstruct", NULL, "decode the training latents instead of sampling (autoencoder check)", NULL},
                       {0}};
     const char *usage =
         "usage: pdiff generate DIR [-n N] [--sampler ddpm|ddim --steps S]\n\n"
@@ -216,5 +222,5 @@ int cmd_generate(int argc, char **argv) {
                         cli_get(opts, "--model") ? cli_get(opts, "--model") : model,
                         cli_get(opts, "--out") ? cli_get(opts, "--out") : out, (size_t)n, ddim,
                         steps, eta, !cli_flag(opts, "--no-ema"),
-                        (uint64_t)cli_long(opts, "--seed", 0));
+                        (uint64_t)cli_long(opts, "--seed", 0), cli_flag(opts, "--reconstruct"));
 }

@@ -162,7 +162,7 @@ int cmd_run(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/generated.safetensors", gdir);
     had = pd_file_exists(path);
     if (!had && (rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
-                                   !cli_flag(opts, "--no-ema"), co.seed)))
+                                   !cli_flag(opts, "--no-ema"), co.seed, 0)))
         return rc;
     secs[2] = stage_seconds(run, "generate", had ? NAN : cli_now() - t0);
 

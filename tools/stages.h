@@ -67,9 +67,10 @@ int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta)
  * returns 0 or an exit code */
 int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_config *c,
               const char *model_dir);
-/* sample and write N models; returns 0 or an exit code */
+/* sample and write N models (reconstruct: decode the training latents
+ * instead); returns 0 or an exit code */
 int generate_dir(const char *dir, const char *patterns, const char *model_dir,
                  const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
-                 uint64_t seed);
+                 uint64_t seed, int reconstruct);
 
 #endif

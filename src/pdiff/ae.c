@@ -202,6 +202,13 @@ pd_status pd_ae_create(pd_ae *ae, const pd_ae_config *cfg) {
                        c->D, f, k);
     ae->latent_c = c->enc[3];
     ae->latent_l = len[4];
+    /* instance norm over a latent of length 1 outputs zeros: the decoder
+     * would never see the input, and training would only fit the mean */
+    if (ae->latent_l < 2 && !c->fc && c->norm == PD_NORM_INSTANCE)
+        return pd_fail(PD_ERR_SHAPE,
+                       "autoencoder: latent length 1 for D=%zu (fold %zu, kernel %zu) is erased "
+                       "by the decoder's instance norm; use a smaller fold/kernel or a larger D",
+                       c->D, f, k);
     if (dec_length(ae->latent_l, f, k) < c->D)
         return pd_fail(PD_ERR_SHAPE, "autoencoder: decoder output shorter than D=%zu", c->D);
     pd_status s = c->fc ? register_fc(ae) : register_conv(ae);
@@ -386,7 +393,7 @@ pd_status pd_ae_train_step(pd_ae *ae, pd_graph *g, const float *V, size_t B,
     pd_val *mu, *lv;
     pd_val *z = encode(ae, g, x, 1, rng, &mu, &lv);
     if (z && !ae->cfg.vae) {
-        if (b != 0.0f) z = add_noise(ae, g, z, rng, b);
+        if (rng && b != 0.0f) z = add_noise(ae, g, z, rng, b);
         z = pd_g_clamp(g, z, -1.0f, 1.0f);
     }
     pd_val *y = z ? pd_ae_decode(ae, g, z, 1) : NULL;

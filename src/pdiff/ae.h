@@ -87,7 +87,9 @@ typedef struct {
 } pd_ae;
 
 /* validates the config, computes the geometry, registers and allocates the
- * parameters (zeroed: call pd_ae_init) */
+ * parameters (zeroed: call pd_ae_init). PD_ERR_SHAPE when D is too short for
+ * the fold rate and kernel, including a latent of length 1 under instance
+ * norm (which would erase it: e.g. the small preset needs D >= 81). */
 pd_status pd_ae_create(pd_ae *ae, const pd_ae_config *cfg);
 /* PyTorch default init: weights and biases U(±1/sqrt(fan_in)), fan_in =
  * weight.shape[1] * k (ConvTranspose1d: shape[1] is its cout), in_features
@@ -105,7 +107,7 @@ pd_val *pd_ae_encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *noise
 pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train);
 
 /* One AdamW step on V (B, D) of SPEC §2's training forward (see above);
- * t counts from 1. *loss (may be NULL) = the loss before the step.
+ * t counts from 1; rng draws the noise (NULL: a noise-free step). *loss (may be NULL) = the loss before the step.
  * PD_ERR_NAN when the loss is not finite (no step is taken then). */
 pd_status pd_ae_train_step(pd_ae *ae, pd_graph *g, const float *V, size_t B,
                            pd_rng *rng, const pd_adamw *opt, long t, double *loss);

@@ -29,8 +29,9 @@ pd_status pd_den_create(pd_den *d, const pd_den_config *cfg) {
     memset(d, 0, sizeof *d);
     pd_params_init(&d->params);
     d->cfg = *cfg;
-    if (cfg->L == 0 || cfg->T == 0 || cfg->T > INT32_MAX)
-        return pd_fail(PD_ERR_ARG, "denoiser: L and T must be positive (T < 2^31)");
+    if (cfg->L < 2 || cfg->T == 0 || cfg->T > INT32_MAX)
+        return pd_fail(PD_ERR_ARG, "denoiser: need L >= 2 (instance norm over L) and "
+                                   "0 < T < 2^31, got L=%zu T=%zu", cfg->L, cfg->T);
     for (int i = 0; i < 4; i++)
         if (cfg->ch[i] == 0) return pd_fail(PD_ERR_ARG, "denoiser: channels must be positive");
     pd_status s = PD_OK;

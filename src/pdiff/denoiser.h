@@ -37,7 +37,8 @@ typedef struct {
     pd_params params;
 } pd_den;
 
-/* registers and allocates the parameters (zeroed: call pd_den_init) */
+/* registers and allocates the parameters (zeroed: call pd_den_init);
+ * PD_ERR_ARG for L < 2 (instance norm over one value is zero) or T = 0 */
 pd_status pd_den_create(pd_den *d, const pd_den_config *cfg);
 /* PyTorch defaults: conv weights and biases U(±1/sqrt(cin k)), the time
  * table N(0, 1) (nn.Embedding) */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the schedule's tables, each T doubles, carved from one allocation */
 enum { N_TABLES = 12 };
 
 pd_status pd_diffusion_init(pd_diffusion *d, size_t T, double b0, double b1) {
@@ -72,19 +73,21 @@ pd_status pd_ddpm_train_step(pd_den *den, pd_diffusion *df, pd_graph *g, const f
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     pd_params_zero_grad(p);
+    /* draws: B timesteps, then B·L normals (the order tests rely on) */
     int32_t *ts = pd_g_alloc(g, B * sizeof(int32_t));
     float *eps = pd_g_alloc(g, B * L * sizeof(float));
     float *xt = pd_g_alloc(g, B * L * sizeof(float));
     if (!ts || !eps || !xt) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory");
     for (size_t i = 0; i < B; i++) ts[i] = (int32_t)pd_rng_below(rng, (uint32_t)df->T);
     pd_rng_fill_normal(rng, eps, B * L, 1.0f);
+    /* q(x_t | x_0): x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, coefficients in double */
     for (size_t i = 0; i < B; i++) {
         double a = df->sqrt_alphas_cumprod[ts[i]], s1 = df->sqrt_one_minus_alphas_cumprod[ts[i]];
         for (size_t j = 0; j < L; j++)
             xt[i * L + j] = (float)(a * Z[i * L + j] + s1 * eps[i * L + j]);
     }
     pd_val *x = pd_g_input(g, xt, 3, (size_t[]){B, 1, L}, 0);
-    pd_val *out = pd_den_forward(den, g, x, ts);
+    pd_val *out = pd_den_forward(den, g, x, ts); /* ε̂ (B, 1, L) */
     pd_val *l = out ? pd_g_mse(g, out, eps) : NULL;
     if (!l || pd_g_failed(g)) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory in the graph");
     double v = l->v[0];
@@ -92,6 +95,7 @@ pd_status pd_ddpm_train_step(pd_den *den, pd_diffusion *df, pd_graph *g, const f
     if (!isfinite(v)) return pd_fail(PD_ERR_NAN, "ddpm: loss is %g at step %ld", v, t);
     pd_g_backward(g, l);
     if (pd_g_failed(g)) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory in backward");
+    /* the denoiser has no buffers: the whole parameter range is trained */
     pd_adamw_step(opt, p->data, p->grad, p->m, p->v, p->total, t);
     if (ema) pd_ema_update(ema, p->data, p->total, ema_decay, t);
     return PD_OK;
@@ -139,6 +143,7 @@ pd_status pd_ddpm_sample(pd_den *den, const float *params_override, pd_diffusion
     const size_t n = N * den->cfg.L;
     float *z = malloc(n * sizeof(float));
     if (!z) return sample_end(g, ts, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
+    /* x_t lives in `out` and is updated in place, one timestep at a time */
     for (size_t t = df->T; t-- > 0;) {
         const float *e = predict(den, params_override, g, out, N, ts, t);
         if (!e) {
@@ -177,6 +182,7 @@ pd_status pd_ddim_sample(pd_den *den, const float *params_override, pd_diffusion
     if (eta > 0.0f && !z)
         return sample_end(g, ts, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
     for (size_t i = steps; i-- > 0;) {
+        /* τ_i and the ᾱ of the timestep the update lands on */
         const size_t t = i * df->T / steps;
         const double a = df->alphas_cumprod[t];
         const double ap = i > 0 ? df->alphas_cumprod[(i - 1) * df->T / steps] : 1.0;
@@ -187,7 +193,7 @@ pd_status pd_ddim_sample(pd_den *den, const float *params_override, pd_diffusion
         }
         const double sigma =
             eta * sqrt((1.0 - ap) / (1.0 - a)) * sqrt(1.0 - a / ap);
-        double dir = 1.0 - ap - sigma * sigma;
+        double dir = 1.0 - ap - sigma * sigma; /* weight of ε̂ ("direction") */
         dir = dir > 0.0 ? sqrt(dir) : 0.0;
         const double sa = sqrt(a), s1 = sqrt(1.0 - a), sap = sqrt(ap);
         if (z) pd_rng_fill_normal(rng, z, n, 1.0f);

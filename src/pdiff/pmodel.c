@@ -627,3 +627,30 @@ done:
     pd_graph_free(g);
     return st;
 }
+
+pd_status pd_pdiff_reconstruct(pd_pdiff_model *m, const char *model_dir, float **V,
+                               size_t *K) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/latents.safetensors", model_dir);
+    pd_st_file f;
+    pd_status st = pd_st_read(path, &f);
+    if (st) return st;
+    size_t L = m->ae.latent_c * m->ae.latent_l;
+    const pd_st_tensor *z = pd_st_find(&f, "latents");
+    if (!z || z->ndim != 2 || z->shape[1] != L) {
+        pd_st_free(&f);
+        return pd_fail(PD_ERR_SHAPE, "%s: expected tensor 'latents' of shape (K, %zu)", path, L);
+    }
+    *K = z->shape[0];
+    *V = malloc(*K * m->D * sizeof(float) + 1);
+    pd_graph *g = pd_graph_new();
+    if (!*V || !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) st = pd_ae_decode_all(&m->ae, g, z->data, *K, *V);
+    pd_graph_free(g);
+    pd_st_free(&f);
+    if (st) {
+        free(*V);
+        *V = NULL;
+    }
+    return st;
+}

@@ -57,6 +57,11 @@ pd_status pd_pdiff_sample(pd_pdiff_model *m, size_t N, int ddim, size_t steps,
                           float eta, int use_ema, uint64_t seed, float *out,
                           const pd_progress *p);
 
+/* decode the noise-free latents of the training vectors (latents.safetensors
+ * in model_dir): *V malloc'd (*K × D), how well the autoencoder alone does */
+pd_status pd_pdiff_reconstruct(pd_pdiff_model *m, const char *model_dir, float **V,
+                               size_t *K);
+
 /* config ⇄ JSON text (malloc'd) */
 char *pd_pdiff_config_json(const pd_pdiff_config *c, size_t D);
 pd_status pd_pdiff_config_parse(const char *text, const char *label,
