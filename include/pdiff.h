@@ -51,6 +51,12 @@ pd_status pd_fail(pd_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* the same, prefixed "<label>: " (a file name, usually) */
+pd_status pd_fail_at(pd_status s, const char *label, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 const char *pd_last_error(void);
 
 /* ---- threads ------------------------------------------------------------ */

@@ -10,6 +10,8 @@
  *    across the chunk boundary;
  *  - geometry of the presets, bad configurations, NaN detection;
  *  - a tiny end-to-end run: the training loss drops 10×.
+ * PD_TEST_VERBOSE=1 prints the finite-difference error statistics and any
+ * fixture mismatch; PD_TEST_SEED=n shifts the gradient checks' seeds.
  */
 #include <math.h>
 #include <stdio.h>

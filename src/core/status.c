@@ -31,6 +31,15 @@ pd_status pd_fail(pd_status s, const char *fmt, ...) {
     return s;
 }
 
+pd_status pd_fail_at(pd_status s, const char *label, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return pd_fail(s, "%s: %s", label, msg);
+}
+
 const char *pd_last_error(void) {
     return last_error[0] ? last_error : "no error recorded";
 }

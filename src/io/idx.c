@@ -20,17 +20,8 @@
 
 #define ZCHUNK (1u << 30) /* zlib counts in unsigned int: feed <= 1 GiB */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static pd_status bad(const char *label, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pd_fail(PD_ERR_FORMAT, "%s: %s", label, msg);
-}
+/* "<label>: <formatted problem>" as a PD_ERR_FORMAT */
+#define bad(label, ...) pd_fail_at(PD_ERR_FORMAT, (label), __VA_ARGS__)
 
 /* ---- byte source: plain memory or inflating gzip ------------------------ */
 

@@ -56,3 +56,15 @@ pd_status pd_params_load(pd_params *p, const char *path, int allow_extra) {
     pd_st_free(&f);
     return st;
 }
+
+pd_status pd_save_matrix(const char *path, const char *name, const float *data,
+                         size_t rows, size_t cols) {
+    pd_st_tensor t = {0};
+    snprintf(t.name, sizeof t.name, "%s", name);
+    t.ndim = 2;
+    t.shape[0] = rows;
+    t.shape[1] = cols;
+    t.numel = rows * cols;
+    t.data = (float *)data;
+    return pd_st_write(path, &t, 1, NULL, NULL, 0);
+}

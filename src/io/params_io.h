@@ -19,5 +19,8 @@ pd_status pd_params_save(const pd_params *p, const char *path,
 pd_status pd_params_load_file(pd_params *p, const pd_st_file *f, const char *label,
                               int allow_extra);
 pd_status pd_params_load(pd_params *p, const char *path, int allow_extra);
+/* one (rows, cols) F32 tensor named `name` in its own file, atomically */
+pd_status pd_save_matrix(const char *path, const char *name, const float *data,
+                         size_t rows, size_t cols);
 
 #endif

@@ -44,17 +44,7 @@ const char *pd_st_dtype_name(pd_st_dtype d) {
 }
 
 /* "<label>: <formatted problem>" as a PD_ERR_FORMAT */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static pd_status bad(const char *label, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pd_fail(PD_ERR_FORMAT, "%s: %s", label, msg);
-}
+#define bad(label, ...) pd_fail_at(PD_ERR_FORMAT, (label), __VA_ARGS__)
 
 /* ---- small helpers ------------------------------------------------------ */
 

@@ -10,6 +10,7 @@
 
 #include "core/fsutil.h"
 #include "io/atomic_file.h"
+#include "io/params_io.h"
 #include "io/safetensors.h"
 
 pd_status pd_generate_write(const pd_manifest *m, const char *ckpt_dir,
@@ -59,15 +60,8 @@ pd_status pd_generate_write(const pd_manifest *m, const char *ckpt_dir,
     free(idx);
     pd_st_free(&tmpl);
     if (st) return st;
-    pd_st_tensor all = {0};
-    snprintf(all.name, sizeof all.name, "vectors");
-    all.ndim = 2;
-    all.shape[0] = N;
-    all.shape[1] = m->D;
-    all.numel = N * m->D;
-    all.data = (float *)V;
     snprintf(path, sizeof path, "%s/generated.safetensors", out_dir);
-    return pd_st_write(path, &all, 1, NULL, NULL, 0);
+    return pd_save_matrix(path, "vectors", V, N, m->D);
 }
 
 pd_status pd_generated_read(const char *dir, size_t D, float **V, size_t *N) {

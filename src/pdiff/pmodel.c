@@ -407,16 +407,6 @@ static pd_status den_step(void *vctx, long t, double *loss) {
                               c->decay, loss);
 }
 
-static pd_status save_latents(const char *path, const float *Z, size_t K, size_t L) {
-    pd_st_tensor t = {0};
-    snprintf(t.name, sizeof t.name, "latents");
-    t.ndim = 2;
-    t.shape[0] = K;
-    t.shape[1] = L;
-    t.numel = K * L;
-    t.data = (float *)Z;
-    return pd_st_write(path, &t, 1, NULL, NULL, 0);
-}
 
 /* the decoded noise-free latents of the training vectors, where
  * `pdiff eval --generated MODEL/reconstructed` measures the autoencoder */
@@ -430,15 +420,8 @@ static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, siz
     if (!st && !R) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_ae_decode_all(ae, g, Z, K, R);
     if (!st) {
-        pd_st_tensor t = {0};
-        snprintf(t.name, sizeof t.name, "vectors");
-        t.ndim = 2;
-        t.shape[0] = K;
-        t.shape[1] = D;
-        t.numel = K * D;
-        t.data = R;
         snprintf(path, sizeof path, "%s/reconstructed/generated.safetensors", dir);
-        st = pd_st_write(path, &t, 1, NULL, NULL, 0);
+        st = pd_save_matrix(path, "vectors", R, K, D);
     }
     free(R);
     return st;
@@ -506,7 +489,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
     }
     if ((st = pd_ae_encode_all(&ae, g, V, K, Z))) goto done;
     snprintf(path, sizeof path, "%s/latents.safetensors", dir);
-    if ((st = save_latents(path, Z, K, L))) goto done;
+    if ((st = pd_save_matrix(path, "latents", Z, K, L))) goto done;
     if ((st = save_reconstruction(&ae, g, Z, K, D, dir))) goto done;
 
     /* phase 2: latent DDPM */
