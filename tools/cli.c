@@ -3,12 +3,16 @@
  */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "io/read_file.h"
 
 double cli_now(void) {
     struct timespec ts;
@@ -200,3 +204,35 @@ pd_progress cli_progress(void) {
     prog.tty = isatty(2);
     return (pd_progress){progress_fn, NULL};
 }
+
+/* see cli.h */
+int cli_apply_config(const char *path, cli_opt *opts, int strict) {
+    uint8_t *text = NULL;
+    size_t len = 0;
+    pd_status st = pd_read_file(path, 1 << 20, &text, &len);
+    if (st) return cli_error(st);
+    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    free(text);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "options");
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(root);
+        fprintf(stderr, "pdiff: %s: not a pdiff run config (no \"options\" object)\n", path);
+        return 2;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, o) {
+        cli_opt *hit = NULL;
+        for (cli_opt *x = opts; x->name; x++)
+            if (!strcmp(x->name, e->string)) hit = x;
+        if (!hit && !strict) continue;
+        if (!hit || !cJSON_IsString(e)) {
+            fprintf(stderr, "pdiff: %s: unknown or non-string option '%s'\n", path, e->string);
+            cJSON_Delete(root);
+            return 2;
+        }
+        if (!hit->value) hit->value = strdup(e->valuestring);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+

@@ -33,6 +33,10 @@ int cli_flag(const cli_opt *opts, const char *name);
 /* comma-separated list into at most max strings (pointers into a copy) */
 size_t cli_list(const char *s, const char **out, size_t max);
 void cli_usage(const char *usage, const cli_opt *opts);
+/* options saved in a run's config.json ({"options": {name: value}}) fill
+ * those not given on the command line; strict: unknown names are an error,
+ * else skipped. Returns 0 or an exit code (message printed). */
+int cli_apply_config(const char *path, cli_opt *opts, int strict);
 
 /* prints "pdiff: <last error>" and returns 1 */
 int cli_error(pd_status st);

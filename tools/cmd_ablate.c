@@ -51,7 +51,8 @@ int cmd_ablate(int argc, char **argv) {
         "WHAT: K (number of training checkpoints), noise (input/latent noise),\n"
         "norm (autoencoder normalization), T (diffusion steps), arch (1D conv vs\n"
         "fully connected vs VAE). Layer choice is an option of collect/run\n"
-        "(--params), since it needs its own checkpoints.";
+        "(--params), since it needs its own checkpoints. Variants start from the\n"
+        "run's options (RUN/config.json); options given here override them.";
     const char *pos[1];
     int npos, rc = cli_parse(argc, argv, 2, opts, usage, pos, 1, &npos);
     if (rc) return rc == 1 ? 0 : rc;
@@ -60,6 +61,10 @@ int cmd_ablate(int argc, char **argv) {
         fprintf(stderr, "pdiff: ablate needs WHAT and --run DIR (see --help)\n");
         return 2;
     }
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/config.json", run);
+    /* variants start from the run's own settings */
+    if (pd_file_exists(cfg) && (rc = cli_apply_config(cfg, opts, 0))) return rc;
     const variant *vs;
     size_t nv;
 #define PICK(name, arr) else if (!strcmp(pos[0], name)) { vs = arr; nv = sizeof arr / sizeof arr[0]; }

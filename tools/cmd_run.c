@@ -19,36 +19,6 @@
 
 void print_results(const pd_eval_result *r);
 
-/* options from a config file fill those not given on the command line */
-static int apply_config(const char *path, cli_opt *opts) {
-    uint8_t *text = NULL;
-    size_t len = 0;
-    pd_status st = pd_read_file(path, 1 << 20, &text, &len);
-    if (st) return cli_error(st);
-    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
-    free(text);
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "options");
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(root);
-        fprintf(stderr, "pdiff: %s: not a pdiff run config (no \"options\" object)\n", path);
-        return 2;
-    }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, o) {
-        cli_opt *hit = NULL;
-        for (cli_opt *x = opts; x->name; x++)
-            if (!strcmp(x->name, e->string)) hit = x;
-        if (!hit || !cJSON_IsString(e)) {
-            fprintf(stderr, "pdiff: %s: unknown or non-string option '%s'\n", path, e->string);
-            cJSON_Delete(root);
-            return 2;
-        }
-        if (!hit->value) hit->value = strdup(e->valuestring);
-    }
-    cJSON_Delete(root);
-    return 0;
-}
-
 static pd_status save_config(const char *path, const cli_opt *opts, const pd_pdiff_config *c) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "pdiff-run");
@@ -119,7 +89,7 @@ int cmd_run(int argc, char **argv) {
     }
     snprintf(path, sizeof path, "%s/config.json", run);
     if (!cfg && pd_file_exists(path)) cfg = path; /* resume with the same options */
-    if (cfg && (rc = apply_config(cfg, opts))) return rc;
+    if (cfg && (rc = cli_apply_config(cfg, opts, 1))) return rc;
 
     pd_collect_opts co;
     pd_collect_defaults(&co);
