@@ -27,7 +27,7 @@ static double run(pd_net *net, pd_graph *g, const pd_feats *f, long steps, float
     int32_t *order = malloc(f->n * sizeof(int32_t));
     for (size_t i = 0; i < f->n; i++) order[i] = (int32_t)i;
     memset(net->params.m, 0, net->params.total * sizeof(float));
-    pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0};
+    pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
     size_t cursor = 0;
     long step = 0;
     double t0 = now();

@@ -30,6 +30,7 @@ void collect_from_opts(pd_collect_opts *o, const cli_opt *opts) {
     o->subset_lr = (float)cli_double(opts, "--subset-lr", o->subset_lr);
     o->every = cli_long(opts, "--every", o->every);
     o->seed = (uint64_t)cli_long(opts, "--seed", (long)o->seed);
+    if (cli_flag(opts, "--augment")) o->augment = 1;
 }
 
 int cmd_collect(int argc, char **argv) {

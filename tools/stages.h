@@ -22,6 +22,7 @@
     {"--lr", "LR", "base training learning rate, cosine schedule (default 0.05)", NULL},     \
     {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.01)", NULL}, \
     {"--every", "STEPS", "subset SGD steps between snapshots (default 10)", NULL},           \
+    {"--augment", NULL, "random crop + horizontal flip while training the base network (CIFAR)", NULL}, \
     {"--seed", "S", "random seed (default 0)", NULL}
 
 #define MODEL_OPTIONS                                                                        \

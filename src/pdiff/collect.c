@@ -72,7 +72,7 @@ static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
     pd_rng_shuffle(&rng, order, train->n);
     long per_epoch = (long)(train->n / o->batch);
     pd_fit_opts fo = {{o->lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch,
-                      per_epoch * o->epochs, 1};
+                      per_epoch * o->epochs, 1, o->augment};
     size_t cursor = 0;
     long step = 0;
     const long chunk = 20;
@@ -186,7 +186,8 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pd_fit_opts fo = {{o->subset_lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch, 0, 0};
+    /* no augmentation here: the cached prefix activations assume fixed inputs */
+    pd_fit_opts fo = {{o->subset_lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch, 0, 0, 0};
     for (size_t k = k0; k < o->K && !st; k++) {
         pd_rng rng;
         pd_rng_seed(&rng, o->seed, 1000 + k);

@@ -38,6 +38,9 @@ typedef struct {
     float subset_lr;        /* SGD lr while collecting the subset */
     long every;             /* subset steps between snapshots */
     size_t eval_train;      /* training samples used for train accuracy */
+    int augment;            /* random crop + flip while training the base
+                             * network(s); never in the subset phase, whose
+                             * cached prefix needs fixed inputs */
     uint64_t seed;
     pd_progress progress;
 } pd_collect_opts;

@@ -489,7 +489,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
             for (size_t j = 0; j < e.train.n; j++) order[j] = (int32_t)j;
             size_t cursor = e.train.n; /* forces a shuffle */
             long step = 0;
-            pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0};
+            pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
             st = pd_fit_steps(&e.net, e.g, &e.train, &fo, &rng, order, &cursor, &step,
                               o->finetune_steps, NULL);
             if (!st) {

@@ -46,6 +46,7 @@ pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
     cJSON_AddNumberToObject(jt, "weight_decay", o->weight_decay);
     cJSON_AddNumberToObject(jt, "subset_lr", o->subset_lr);
     cJSON_AddNumberToObject(jt, "every", (double)o->every);
+    cJSON_AddBoolToObject(jt, "augment", o->augment);
     cJSON_AddStringToObject(jt, "bn_running_stats", "frozen while collecting");
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);

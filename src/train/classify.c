@@ -21,6 +21,29 @@ static pd_val *batch_input(pd_graph *g, const pd_feats *f, const int32_t *idx,
     return x;
 }
 
+/* in place over a batch x (nb, c, h, w): shift by up to ±4 pixels with zero
+ * fill (= random crop of the 4-padded image) and flip half the images */
+static void augment_batch(float *x, size_t nb, const size_t *shape, pd_rng *rng) {
+    size_t c = shape[0], h = shape[1], w = shape[2], plane = h * w;
+    float *tmp = malloc(plane * sizeof(float));
+    if (!tmp) return; /* augmentation is optional: skip rather than fail */
+    for (size_t i = 0; i < nb; i++) {
+        long dy = (long)pd_rng_below(rng, 9) - 4, dx = (long)pd_rng_below(rng, 9) - 4;
+        int flip = pd_rng_below(rng, 2) != 0;
+        for (size_t ch = 0; ch < c; ch++) {
+            float *img = x + (i * c + ch) * plane;
+            for (size_t r = 0; r < h; r++)
+                for (size_t q = 0; q < w; q++) {
+                    long sr = (long)r + dy, sq = (long)(flip ? w - 1 - q : q) + dx;
+                    int in = sr >= 0 && sr < (long)h && sq >= 0 && sq < (long)w;
+                    tmp[r * w + q] = in ? img[(size_t)sr * w + (size_t)sq] : 0.0f;
+                }
+            memcpy(img, tmp, plane * sizeof(float));
+        }
+    }
+    free(tmp);
+}
+
 pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
                        const pd_fit_opts *o, pd_rng *rng, int32_t *order,
                        size_t *cursor, long *step, long steps, double *mean_loss) {
@@ -40,6 +63,7 @@ pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
         pd_g_set_grad(g, 1);
         pd_val *x = batch_input(g, f, order + *cursor, nb, labels);
         *cursor += nb;
+        if (o->augment && f->from_stage == 0 && f->ndim == 3) augment_batch(x->v, nb, f->shape, rng);
         pd_val *logits = pd_net_forward(net, g, x, o->train_bn, f->from_stage, net->nstages);
         pd_val *loss = pd_g_xent(g, logits, labels);
         if (pd_g_failed(g)) {

@@ -30,6 +30,8 @@ typedef struct {
     size_t batch;
     long total_steps;     /* for the cosine schedule; 0 = constant lr */
     int train_bn;
+    int augment;          /* images only: random crop (zero padding 4) and
+                           * horizontal flip, as for CIFAR */
 } pd_fit_opts;
 
 /* runs `steps` SGD steps starting at *step (advanced); draws batches from
