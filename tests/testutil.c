@@ -3,10 +3,13 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void tu_fill(pd_rng *r, float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * pd_rng_uniform(r);
@@ -84,4 +87,20 @@ float *tu_fixture(const char *file, const char *name, size_t *n) {
 done:
     fclose(f);
     return out;
+}
+
+void tu_rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) tu_rm_tree(p);
+        else remove(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }

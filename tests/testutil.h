@@ -36,6 +36,9 @@ typedef double (*tu_loss_fn)(void *ctx);
 double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *grad,
                     size_t n, size_t max_checks, float h, double floor);
 
+/* rm -r dir (test scratch directories) */
+void tu_rm_tree(const char *dir);
+
 /* sum(y * r) in double */
 double tu_dot(const float *y, const float *r, size_t n);
 
