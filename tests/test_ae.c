@@ -209,14 +209,8 @@ static void test_fixture_group_vae(void **st) { (void)st; check_fixture("model_a
  * elements must agree well and the median tightly; a wrong gradient (a
  * missing term, a transposed kernel, a factor) moves the median. The exact
  * comparison is against PyTorch autograd (check_fixture_grads). */
-#define GC_H 2e-4f      /* finite-difference step */
-#define GC_FLOOR 0.2    /* denominator floor: this × the RMS of the array's gradient */
-#define GC_TOL 5e-2     /* relative error of an element counted as good */
 #define GC_MEDIAN 1e-2  /* the median relative error must be below this */
 #define GC_MEDIAN_INPUT 5e-2 /* the same for the input (rougher) */
-#define GC_OUTLIERS 0.3 /* fraction of elements allowed above GC_TOL */
-#define GC_NOISE 1e-6   /* relative float noise of the loss (of Σ|y·r|) */
-#define GC_CHECKS 60    /* elements checked per array */
 
 /* loss = Σ dec(enc(x))·r, accumulated in double (a sum of a random
  * projection keeps the gradient large against the loss's float noise) */
@@ -252,7 +246,8 @@ static double gc_loss(void *ctx) {
 
 /* Σ |y·r|: the scale of the loss's rounding noise (the loss itself can be
  * near zero by cancellation) */
-static double gc_loss_scale(gc_ctx *c) {
+static double gc_loss_scale(void *ctx) {
+    gc_ctx *c = ctx;
     pd_val *xv;
     pd_val *y = gc_forward(c, &xv, 0);
     double s = 0.0;
@@ -260,38 +255,6 @@ static double gc_loss_scale(gc_ctx *c) {
     return s;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* each sampled element through tu_gradcheck; see GC_* above */
-static void gradcheck_array(gc_ctx *c, float *x, const float *grad, size_t n,
-                            const char *what, double max_median) {
-    size_t step = n > GC_CHECKS ? n / GC_CHECKS : 1, bad = 0, count = 0;
-    double err[GC_CHECKS + 2], rms = 0.0;
-    for (size_t i = 0; i < n; i++) rms += (double)grad[i] * grad[i];
-    rms = sqrt(rms / (double)n);
-    /* below the float noise of the difference quotient nothing is resolved */
-    double floor = fmax(GC_FLOOR * rms, GC_NOISE * gc_loss_scale(c) / GC_H);
-    for (size_t i = 0; i < n && count < GC_CHECKS + 2; i += step) {
-        double e = tu_gradcheck(gc_loss, c, x + i, grad + i, 1, 1, GC_H, floor);
-        err[count++] = e;
-        if (e > GC_TOL) {
-            bad++;
-            if (getenv("PD_TEST_VERBOSE"))
-                fprintf(stderr, "%s[%zu]: analytic %g, error %g\n", what, i, grad[i], e);
-        }
-    }
-    qsort(err, count, sizeof err[0], cmp_double);
-    double median = err[count / 2];
-    if (getenv("PD_TEST_VERBOSE"))
-        fprintf(stderr, "STAT %s: median %.4f, %zu of %zu above %g, worst %.3g\n", what,
-                median, bad, count, GC_TOL, err[count - 1]);
-    if ((double)bad > GC_OUTLIERS * (double)count || !(median < max_median))
-        fail_msg("%s: %zu of %zu finite differences off, median error %g", what, bad,
-                 count, median);
-}
 
 static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int check_input) {
     if (getenv("PD_TEST_SEED")) seed += strtoull(getenv("PD_TEST_SEED"), NULL, 10);
@@ -322,12 +285,12 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int c
     double norm = 0.0;
     for (size_t i = 0; i < ntrain; i++) norm += fabs(pg[i]);
     assert_true(norm > 1e-3);
-    gradcheck_array(&c, ae.params.data, pg, ntrain, "parameters", GC_MEDIAN);
-    if (check_input) gradcheck_array(&c, c.x, xg, B * cfg->D, "input", GC_MEDIAN_INPUT);
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, ae.params.data, pg, ntrain, "parameters", GC_MEDIAN);
+    if (check_input) tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, c.x, xg, B * cfg->D, "input", GC_MEDIAN_INPUT);
     /* the last tensors (decoder output layer) are checked densely too */
     pd_tensor *last = pd_params_find(&ae.params, cfg->fc ? "dec.3.fc2.weight" : "dec.3.conv2.weight");
     assert_non_null(last);
-    gradcheck_array(&c, last->data, pg + last->offset, last->numel, "one weight", GC_MEDIAN);
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, last->data, pg + last->offset, last->numel, "one weight", GC_MEDIAN);
     free(pg);
     free(xg);
     free(c.x);

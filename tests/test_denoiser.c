@@ -120,13 +120,7 @@ static void test_fixture_l12(void **st) { (void)st; check_fixture("model_den_l12
  * positions and LeakyReLU kinks make the loss rough below float resolution,
  * so most elements must agree and the median tightly; values under the
  * float noise of the difference quotient are judged against that floor. */
-#define GC_H 2e-4f
-#define GC_FLOOR 0.2     /* × RMS of the array's gradient */
-#define GC_NOISE 1e-6    /* relative float noise of Σ|y·r| */
-#define GC_TOL 5e-2
 #define GC_MEDIAN 1e-2
-#define GC_OUTLIERS 0.3
-#define GC_CHECKS 60
 
 typedef struct {
     pd_den *d;
@@ -154,7 +148,8 @@ static double gc_loss(void *ctx) {
     return tu_dot(y->v, c->r, y->numel);
 }
 
-static double gc_loss_scale(gc_ctx *c) {
+static double gc_loss_scale(void *ctx) {
+    gc_ctx *c = ctx;
     pd_val *xv;
     pd_val *y = gc_forward(c, &xv, 0);
     double s = 0.0;
@@ -162,32 +157,6 @@ static double gc_loss_scale(gc_ctx *c) {
     return s;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void gradcheck_array(gc_ctx *c, float *x, const float *grad, size_t n,
-                            const char *what) {
-    size_t step = n > GC_CHECKS ? n / GC_CHECKS : 1, bad = 0, count = 0;
-    double err[GC_CHECKS + 2], rms = 0.0;
-    for (size_t i = 0; i < n; i++) rms += (double)grad[i] * grad[i];
-    rms = sqrt(rms / (double)n);
-    double floor = fmax(GC_FLOOR * rms, GC_NOISE * gc_loss_scale(c) / GC_H);
-    for (size_t i = 0; i < n && count < GC_CHECKS + 2; i += step) {
-        double e = tu_gradcheck(gc_loss, c, x + i, grad + i, 1, 1, GC_H, floor);
-        err[count++] = e;
-        if (e > GC_TOL) bad++;
-    }
-    qsort(err, count, sizeof err[0], cmp_double);
-    double median = err[count / 2];
-    if (getenv("PD_TEST_VERBOSE"))
-        fprintf(stderr, "STAT %s: median %.4f, %zu of %zu above %g, worst %.3g\n", what,
-                median, bad, count, GC_TOL, err[count - 1]);
-    if ((double)bad > GC_OUTLIERS * (double)count || !(median < GC_MEDIAN))
-        fail_msg("%s: %zu of %zu finite differences off, median error %g", what, bad,
-                 count, median);
-}
 
 static void test_gradcheck(void **st) {
     (void)st;
@@ -213,15 +182,15 @@ static void test_gradcheck(void **st) {
     float *pg = falloc(np), *xg = falloc(B * L);
     memcpy(pg, d.params.grad, np * sizeof(float));
     memcpy(xg, xv->g, B * L * sizeof(float));
-    gradcheck_array(&c, d.params.data, pg, np, "parameters");
-    gradcheck_array(&c, c.x, xg, B * L, "input");
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, d.params.data, pg, np, "parameters", GC_MEDIAN);
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, c.x, xg, B * L, "input", GC_MEDIAN);
     /* the time table and the output layer densely */
     pd_tensor *te = pd_params_find(&d.params, "time_encode.weight");
     pd_tensor *out = pd_params_find(&d.params, "dec4.conv2.weight");
     assert_non_null(te);
     assert_non_null(out);
-    gradcheck_array(&c, te->data, pg + te->offset, te->numel, "time table");
-    gradcheck_array(&c, out->data, pg + out->offset, out->numel, "output weight");
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, te->data, pg + te->offset, te->numel, "time table", GC_MEDIAN);
+    tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, out->data, pg + out->offset, out->numel, "output weight", GC_MEDIAN);
     /* rows of the time table no sample uses get no gradient */
     for (size_t row = 0; row < T; row++) {
         int used = row == 0 || row == 9 || row == 4;

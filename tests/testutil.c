@@ -104,3 +104,42 @@ void tu_rm_tree(const char *dir) {
     closedir(d);
     rmdir(dir);
 }
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define GC_H 2e-4f
+#define GC_FLOOR 0.2
+#define GC_NOISE 1e-6
+#define GC_TOL 5e-2
+#define GC_OUTLIERS 0.3
+#define GC_CHECKS 60
+
+void tu_gradcheck_stats(tu_loss_fn loss, tu_loss_fn loss_scale, void *ctx, float *x,
+                        const float *grad, size_t n, const char *what, double max_median) {
+    size_t step = n > GC_CHECKS ? n / GC_CHECKS : 1, bad = 0, count = 0;
+    double err[GC_CHECKS + 2], rms = 0.0;
+    for (size_t i = 0; i < n; i++) rms += (double)grad[i] * grad[i];
+    rms = sqrt(rms / (double)n);
+    /* below the float noise of the difference quotient nothing is resolved */
+    double floor = fmax(GC_FLOOR * rms, GC_NOISE * loss_scale(ctx) / GC_H);
+    for (size_t i = 0; i < n && count < GC_CHECKS + 2; i += step) {
+        double e = tu_gradcheck(loss, ctx, x + i, grad + i, 1, 1, GC_H, floor);
+        err[count++] = e;
+        if (e > GC_TOL) {
+            bad++;
+            if (getenv("PD_TEST_VERBOSE"))
+                fprintf(stderr, "%s[%zu]: analytic %g, error %g\n", what, i, grad[i], e);
+        }
+    }
+    qsort(err, count, sizeof err[0], cmp_double);
+    double median = err[count / 2];
+    if (getenv("PD_TEST_VERBOSE"))
+        fprintf(stderr, "STAT %s: median %.4f, %zu of %zu above %g, worst %.3g\n", what,
+                median, bad, count, GC_TOL, err[count - 1]);
+    if ((double)bad > GC_OUTLIERS * (double)count || !(median < max_median))
+        fail_msg("%s: %zu of %zu finite differences off, median error %g", what, bad,
+                 count, median);
+}
