@@ -190,18 +190,9 @@ static void im2col_backward(float *dx, float *dw, const float *dy,
     float *dyp = col + kdim * ncols; /* (cout, n*lout) */
     const pd_cm_layout yl = {ncols, 0, g.lout};
     pd_ncs_to_cm(dyp, dy, s->n, s->cout, g.lout, &yl);
-    if (dw) {
-        pd_im2col1d(col, x, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cout,
-                    (int)kdim, (int)ncols, 1.0f, dyp, (int)ncols, col,
-                    (int)ncols, 1.0f, dw, (int)kdim);
-    }
-    if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim,
-                    (int)ncols, (int)s->cout, 1.0f, w, (int)kdim, dyp,
-                    (int)ncols, 0.0f, col, (int)ncols);
-        pd_col2im1d_add(dx, col, &g);
-    }
+    if (dw) pd_im2col1d(col, x, &g);
+    pd_colconv_backward_gemms(dw, col, dyp, w, s->cout, kdim, ncols, dx != NULL);
+    if (dx) pd_col2im1d_add(dx, col, &g);
 }
 
 /* ---- DIRECT ------------------------------------------------------------- */

@@ -86,16 +86,7 @@ void pd_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
         pd_ncs_to_cm(t, dy, s->n, s->cout, plane, &yl);
         dyp = t;
     }
-    if (dw) {
-        pd_im2col2d(col, x, &g);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cout,
-                    (int)kdim, (int)ncols, 1.0f, dyp, (int)ncols, col,
-                    (int)ncols, 1.0f, dw, (int)kdim);
-    }
-    if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim,
-                    (int)ncols, (int)s->cout, 1.0f, w, (int)kdim, dyp,
-                    (int)ncols, 0.0f, col, (int)ncols);
-        pd_col2im2d_add(dx, col, &g);
-    }
+    if (dw) pd_im2col2d(col, x, &g);
+    pd_colconv_backward_gemms(dw, col, dyp, w, s->cout, kdim, ncols, dx != NULL);
+    if (dx) pd_col2im2d_add(dx, col, &g);
 }

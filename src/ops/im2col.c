@@ -8,6 +8,8 @@
  * Small problems stay on one thread (the `if` clauses) because waking the
  * OpenMP team costs more than the copy itself.
  */
+#include <cblas.h>
+
 #include "ops/im2col.h"
 
 #include <string.h>
@@ -243,4 +245,16 @@ void pd_bias_grad_add(float *db, const float *dy, size_t n, size_t c,
         }
         db[ci] += (float)acc;
     }
+}
+
+void pd_colconv_backward_gemms(float *dw, float *col, const float *dyp, const float *w,
+                               size_t cout, size_t kdim, size_t ncols, int dcol) {
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)kdim,
+                    (int)ncols, 1.0f, dyp, (int)ncols, col, (int)ncols, 1.0f, dw,
+                    (int)kdim);
+    if (dcol)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ncols,
+                    (int)cout, 1.0f, w, (int)kdim, dyp, (int)ncols, 0.0f, col,
+                    (int)ncols);
 }

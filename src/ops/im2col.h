@@ -40,6 +40,13 @@ void pd_col2im1d_add(float *x, const float *col, const pd_col1d_geom *g);
  * col[(ci*k + ky)*k + kx][(b*ho + oy)*wo + ox]
  *   = x[b][ci][oy*stride + ky - pad][ox*stride + kx - pad] (0 outside). */
 void pd_im2col2d(float *col, const float *x, const pd_col2d_geom *g);
+
+/* The two GEMMs of a column-matrix convolution's backward, shared by conv1d
+ * and conv2d: dw (cout, kdim) += dyp (cout, ncols) · colᵀ when dw is given
+ * (col must then hold im2col(x)); then, when dcol is set,
+ * col = wᵀ (kdim, cout) · dyp, the column gradient for col2im. */
+void pd_colconv_backward_gemms(float *dw, float *col, const float *dyp, const float *w,
+                               size_t cout, size_t kdim, size_t ncols, int dcol);
 /* the adjoint: x (n, c, h, w) += scatter of col (c*k*k, n*ho*wo) */
 void pd_col2im2d_add(float *x, const float *col, const pd_col2d_geom *g);
 
