@@ -28,7 +28,7 @@ static pd_status check_len(size_t len, const char *label, int classes, size_t *n
 
 pd_status pd_cifar_decode(float *x, int32_t *y, const uint8_t *bytes, size_t len,
                           const char *label, int classes) {
-    size_t n;
+    size_t n = 0;
     pd_status st = check_len(len, label, classes, &n);
     if (st) return st;
     size_t rec = pd_cifar_record_size(classes), nlab = rec - PD_CIFAR_PIXELS;
@@ -53,7 +53,7 @@ pd_status pd_cifar_decode(float *x, int32_t *y, const uint8_t *bytes, size_t len
 pd_status pd_cifar_parse(const uint8_t *bytes, size_t len, const char *label,
                          int classes, pd_dataset *out) {
     memset(out, 0, sizeof *out);
-    size_t n;
+    size_t n = 0;
     pd_status st = check_len(len, label, classes, &n);
     if (st) return st;
     /* n <= len / 3073, so these sizes cannot overflow */
