@@ -9,7 +9,8 @@
  * Each case first checks its result (finite loss, samples in [−1, 1]) and
  * then prints "name  ms" (the median over the timed repetitions; whole runs
  * for the samplers). Usage: bench_model [threads=2] [--quick]
- * (--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled).
+ * (--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled;
+ * --only PREFIX: just the cases whose name starts with PREFIX, e.g. for perf).
  */
 #include <math.h>
 #include <stdio.h>
@@ -156,24 +157,35 @@ static void bench_sample(int ddim, size_t ddpm_T) {
     pd_den_free(&d);
 }
 
+static const char *only = ""; /* --only: a case-name prefix */
+
+/* whether a case named `name...` runs: `only` is a prefix of it, or the
+ * case name a prefix of `only` */
+static int wanted(const char *name) {
+    size_t a = strlen(only), b = strlen(name);
+    return strncmp(only, name, a < b ? a : b) == 0;
+}
+
 int main(int argc, char **argv) {
     int threads = 2, quick = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else
             threads = atoi(argv[i]);
     }
     pd_set_threads(threads);
     const int reps = quick ? 3 : 10;
     printf("# pdiff bench_model: threads=%d, median ms per call\n", pd_threads());
-    bench_ae("small", reps);
-    bench_ae("medium", reps);
-    bench_den(12, 0, reps);
-    bench_den(12, 1, reps);
-    bench_den(52, 0, reps);
-    bench_den(52, 1, reps);
-    bench_sample(0, quick ? 100 : 1000);
-    bench_sample(1, 1000);
+    if (wanted("ae_small")) bench_ae("small", reps);
+    if (wanted("ae_medium")) bench_ae("medium", reps);
+    if (wanted("den_L12_full")) bench_den(12, 0, reps);
+    if (wanted("den_L12_half")) bench_den(12, 1, reps);
+    if (wanted("den_L52_full")) bench_den(52, 0, reps);
+    if (wanted("den_L52_half")) bench_den(52, 1, reps);
+    if (wanted("sample_ddpm")) bench_sample(0, quick ? 100 : 1000);
+    if (wanted("sample_ddim")) bench_sample(1, 1000);
     return 0;
 }

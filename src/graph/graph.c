@@ -76,7 +76,11 @@ void pd_g_set_grad(pd_graph *g, int enabled) { g->grad = enabled; }
 void pd_g_set_math(pd_graph *g, pd_math math) { g->math = math; }
 int pd_g_failed(const pd_graph *g) { return g->failed; }
 
-void *pd_g_alloc(pd_graph *g, size_t bytes) {
+/* Uninitialised arena memory. Debug and sanitizer builds
+ * (PDIFF_ARENA_POISON) fill it with NaN (all bits set) so that a kernel
+ * reading memory it did not write shows up in the tests' comparisons
+ * instead of silently seeing zeros. */
+static void *arena_take(pd_graph *g, size_t bytes) {
     bytes = (bytes + 63) / 64 * 64;
     if (bytes == 0) bytes = 64;
     while (g->cur < g->nchunks) {
@@ -84,7 +88,6 @@ void *pd_g_alloc(pd_graph *g, size_t bytes) {
         if (c->size - c->used >= bytes) {
             void *p = c->mem + c->used;
             c->used += bytes;
-            memset(p, 0, bytes);
             return p;
         }
         g->cur++;
@@ -104,13 +107,27 @@ fail:
     return NULL;
 }
 
+void *pd_g_alloc(pd_graph *g, size_t bytes) {
+    void *p = arena_take(g, bytes);
+#ifdef PDIFF_ARENA_POISON
+    if (p) memset(p, 0xff, bytes);
+#endif
+    return p;
+}
+
+void *pd_g_alloc_zero(pd_graph *g, size_t bytes) {
+    void *p = arena_take(g, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 /* A failed allocation must not crash the caller: ops fall back to this
  * scratch value, and the caller checks pd_g_failed. */
 static float dummy_store[64];
 static pd_val dummy_val = {dummy_store, NULL, 1, {1, 1, 1, 1}, 1};
 
 static pd_val *make_val(pd_graph *g, int ndim, const size_t *shape, int grad) {
-    pd_val *x = pd_g_alloc(g, sizeof *x);
+    pd_val *x = pd_g_alloc_zero(g, sizeof *x);
     if (!x) return NULL;
     x->ndim = ndim;
     x->numel = 1;
@@ -119,8 +136,9 @@ static pd_val *make_val(pd_graph *g, int ndim, const size_t *shape, int grad) {
         x->numel *= shape[i];
     }
     for (int i = ndim; i < 4; i++) x->shape[i] = 1;
+    /* the op writes every value; gradients accumulate, so start at zero */
     x->v = pd_g_alloc(g, x->numel * sizeof(float));
-    if (grad && g->grad) x->g = pd_g_alloc(g, x->numel * sizeof(float));
+    if (grad && g->grad) x->g = pd_g_alloc_zero(g, x->numel * sizeof(float));
     if (!x->v || (grad && g->grad && !x->g)) return NULL;
     return x;
 }
@@ -165,7 +183,7 @@ static float *VAL(const pd_val *t) { return t ? t->v : NULL; }
 
 pd_val *pd_g_input(pd_graph *g, float *data, int ndim, const size_t *shape,
                    int requires_grad) {
-    pd_val *x = pd_g_alloc(g, sizeof *x);
+    pd_val *x = pd_g_alloc_zero(g, sizeof *x);
     if (!x) return &dummy_val;
     x->v = data;
     x->ndim = ndim;
@@ -176,7 +194,7 @@ pd_val *pd_g_input(pd_graph *g, float *data, int ndim, const size_t *shape,
     }
     for (int i = ndim; i < 4; i++) x->shape[i] = 1;
     if (requires_grad && g->grad) {
-        x->g = pd_g_alloc(g, x->numel * sizeof(float));
+        x->g = pd_g_alloc_zero(g, x->numel * sizeof(float));
         if (!x->g) return &dummy_val;
     }
     return x;
@@ -188,6 +206,7 @@ pd_val *pd_g_new(pd_graph *g, int ndim, const size_t *shape, int requires_grad) 
         g->failed = 1;
         return &dummy_val;
     }
+    memset(x->v, 0, x->numel * sizeof(float));
     return x;
 }
 
@@ -198,7 +217,7 @@ pd_val *pd_g_param(pd_graph *g, pd_tensor *t) {
 }
 
 pd_val *pd_g_view(pd_graph *g, pd_val *x, int ndim, const size_t *shape) {
-    pd_val *y = pd_g_alloc(g, sizeof *y);
+    pd_val *y = pd_g_alloc_zero(g, sizeof *y);
     if (!y) return &dummy_val;
     *y = *x;
     y->ndim = ndim;
@@ -424,7 +443,10 @@ pd_val *pd_g_resize_last(pd_graph *g, pd_val *x, size_t l2) {
     shp[x->ndim - 1] = l2;
     OUT(g, x->ndim, shp, x, NULL, NULL);
     size_t keep = l < l2 ? l : l2;
-    for (size_t r = 0; r < rows; r++) memcpy(y->v + r * l2, x->v + r * l, keep * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(y->v + r * l2, x->v + r * l, keep * sizeof(float));
+        memset(y->v + r * l2 + keep, 0, (l2 - keep) * sizeof(float));
+    }
     push(g, N_RESIZE, y, x, NULL, NULL);
     return y;
 }

@@ -37,8 +37,11 @@ void pd_g_reset(pd_graph *g);
 void pd_g_set_grad(pd_graph *g, int enabled);
 /* arithmetic used by the convolutions (PD_MATH_F32 now) */
 void pd_g_set_math(pd_graph *g, pd_math math);
-/* arena memory valid until the next reset; zeroed. NULL on failure. */
+/* arena memory valid until the next reset, uninitialised (NaN-filled in
+ * Debug and sanitizer builds); NULL on failure. */
 void *pd_g_alloc(pd_graph *g, size_t bytes);
+/* the same, zeroed */
+void *pd_g_alloc_zero(pd_graph *g, size_t bytes);
 /* non-zero once any allocation failed; ops then return dummy values and
  * the caller must check this before trusting results */
 int pd_g_failed(const pd_graph *g);
