@@ -327,8 +327,15 @@ int main(int argc, char **argv) {
     int den = !strcmp(group, "all") || !strcmp(group, "den");
     int ae = !strcmp(group, "all") || !strcmp(group, "ae");
     int threads = argc > 2 ? atoi(argv[2]) : 2;
-    if ((!den && !ae) || threads < 1) {
-        fprintf(stderr, "usage: bench_conv [all|den|ae [threads]]\n");
+    /* optional: force one algorithm for every layer (where it applies) */
+    static const char *const algo_names[] = {"auto", "shift", "im2col", "direct"};
+    static const pd_conv_algo algo_ids[] = {PD_CONV_AUTO, PD_CONV_SHIFT,
+                                            PD_CONV_IM2COL, PD_CONV_DIRECT};
+    int algo = argc > 3 ? -1 : 0;
+    for (int i = 0; argc > 3 && i < 4; i++)
+        if (!strcmp(argv[3], algo_names[i])) algo = i;
+    if ((!den && !ae) || threads < 1 || algo < 0) {
+        fprintf(stderr, "usage: bench_conv [all|den|ae [threads [auto|shift|im2col|direct]]]\n");
         return 2;
     }
     pd_set_threads(threads);
@@ -345,7 +352,9 @@ int main(int argc, char **argv) {
     y.ns = 0;
     double gemm = yard_sample(&y, 7);
     y.ns = 0;
-    printf("threads %d, OpenBLAS sgemm 1024^3: %.1f GFLOP/s\n", pd_threads(), gemm);
+    printf("threads %d, OpenBLAS sgemm 1024^3: %.1f GFLOP/s, algorithm %s\n",
+           pd_threads(), gemm, algo_names[algo]);
+    pd_conv1d_force_algo(algo_ids[algo]);
     if (den) {
         bench_denoiser(12, &y, &rng);
         bench_denoiser(52, &y, &rng);

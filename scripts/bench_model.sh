@@ -3,7 +3,11 @@
 # scripts/bench_model_torch.py (PyTorch) on the same cases and prints both
 # timings and the speed-up of pdiff (torch ms / pdiff ms; > 1: pdiff faster).
 #
-# Usage: scripts/bench_model.sh [build-dir=build] [threads=2] [--quick]
+# Usage: scripts/bench_model.sh [build-dir=build] [threads=2] [--quick] [rounds=3]
+# The machine's speed drifts by ±15 % over tens of seconds (a shared VM),
+# so the two sides alternate case by case: each round runs one case in
+# pdiff, then the same case in PyTorch; the table gives each side's median
+# over the rounds and the median of the per-round ratios.
 # Both sides run with the same OpenMP environment; OMP_WAIT_POLICY defaults
 # to PASSIVE (on a shared or busy machine, spinning OpenMP threads of either
 # side steal the cores they wait for; set it to ACTIVE on a quiet machine).
@@ -12,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 threads=${2:-2}
 quick=${3:-}
+rounds=${4:-3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export OMP_NUM_THREADS=$threads PDIFF_THREADS=$threads
 
@@ -22,16 +27,32 @@ done
 [ -n "$py" ] || { echo "bench_model.sh: no python3 with torch found (set PYTHON)" >&2; exit 1; }
 [ -x "$build/bench_model" ] || { echo "bench_model.sh: build $build/bench_model first" >&2; exit 1; }
 
-c_out=$(mktemp)
-t_out=$(mktemp)
-trap 'rm -f "$c_out" "$t_out"' EXIT
-echo "running pdiff ($build/bench_model $threads $quick) ..." >&2
-"$build/bench_model" "$threads" $quick | tee "$c_out" >&2
-echo "running torch ($py bench_model_torch.py $threads $quick) ..." >&2
-"$py" "$here/bench_model_torch.py" "$threads" $quick | tee "$t_out" >&2
+cases="ae_small ae_medium den_L12_full den_L12_half den_L52_full den_L52_half sample_ddpm sample_ddim"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for r in $(seq "$rounds"); do
+  for c in $cases; do
+    "$build/bench_model" "$threads" $quick --only "$c" | grep -v '^#' |
+      sed "s/^/pdiff $r /" | tee -a "$log" >&2
+    "$py" "$here/bench_model_torch.py" "$threads" $quick --only "$c" | grep -v '^#' |
+      sed "s/^/torch $r /" | tee -a "$log" >&2
+  done
+done
 
-echo "# threads=$threads OMP_WAIT_POLICY=$OMP_WAIT_POLICY $(uname -m) $(nproc) cores"
-awk 'FNR == NR { if ($1 !~ /^#/) c[$1] = $2; next }
-     $1 !~ /^#/ && ($1 in c) {
-       if (!hdr++) printf "%-28s %12s %12s %9s\n", "case", "pdiff ms", "torch ms", "speed-up"
-       printf "%-28s %12.1f %12.1f %8.2fx\n", $1, c[$1], $2, $2 / c[$1] }' "$c_out" "$t_out"
+echo "# threads=$threads OMP_WAIT_POLICY=$OMP_WAIT_POLICY $(uname -m) $(nproc) cores, $rounds rounds"
+"$py" - "$log" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    side, rnd, case, ms = line.split()[:4]
+    t.setdefault(case, {}).setdefault(side, {})[rnd] = float(ms)
+print("%-28s %12s %12s %9s %s" % ("case", "pdiff ms", "torch ms", "speed-up", "(per round)"))
+for case, v in t.items():
+    p, q = v.get("pdiff", {}), v.get("torch", {})
+    rs = [q[r] / p[r] for r in p if r in q]
+    if not rs:
+        continue
+    print("%-28s %12.1f %12.1f %8.2fx  %s" % (case, statistics.median(p.values()),
+          statistics.median(q.values()), statistics.median(rs),
+          " ".join("%.2f" % x for x in rs)))
+PY

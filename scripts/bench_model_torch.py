@@ -3,8 +3,9 @@
 cases with the models of pdiff_model_torch.py, torch.set_num_threads(n),
 printing "name  ms" lines (median per call; whole runs for the samplers).
 
-Usage: bench_model_torch.py [threads=2] [--quick]
-(--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled).
+Usage: bench_model_torch.py [threads=2] [--quick] [--only PREFIX]
+(--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled;
+--only: just the cases whose name starts with PREFIX).
 """
 import os
 import statistics
@@ -95,24 +96,37 @@ def bench_sample(ddim, T):
 
 
 def main():
-    threads, quick = 2, False
-    for a in sys.argv[1:]:
+    threads, quick, only = 2, False, ""
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
         if a == "--quick":
             quick = True
+        elif a == "--only" and args:
+            only = args.pop(0)
         else:
             threads = int(a)
+
+    def wanted(name):
+        n = min(len(only), len(name))
+        return only[:n] == name[:n]
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     reps = 3 if quick else 10
     print("# torch %s bench_model: threads=%d, median ms per call" %
           (torch.__version__, torch.get_num_threads()))
-    bench_ae("small", reps)
-    bench_ae("medium", reps)
+    for preset in ("small", "medium"):
+        if wanted("ae_" + preset):
+            bench_ae(preset, reps)
     for L in (12, 52):
         for half in (False, True):
-            bench_den(L, half, reps)
-    bench_sample(False, 100 if quick else 1000)
-    bench_sample(True, 1000)
+            if wanted("den_L%d_%s" % (L, "half" if half else "full")):
+                bench_den(L, half, reps)
+    if wanted("sample_ddpm"):
+        bench_sample(False, 100 if quick else 1000)
+    if wanted("sample_ddim"):
+        bench_sample(True, 1000)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,13 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
          * cost more than the arithmetic */
         if (s->cin * s->cout <= 64)
             a = PD_CONV_DIRECT;
-        else if (s->cin >= 16)
+        else if (s->cin >= 16 && pd_conv1d_lout(s) > 32)
             a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
         else
+            /* short rows (the denoiser at L = 12): SHIFT's gap columns and
+             * k shallow GEMMs cost more than building the column matrix
+             * (bench_model den_L12_full: 232–240 vs 249–300 ms; at L = 52
+             * SHIFT wins the whole step, 269–337 vs 322–346 ms, half) */
             a = PD_CONV_IM2COL;
     }
     if (a == PD_CONV_SHIFT && s->stride != 1) a = PD_CONV_IM2COL;
