@@ -282,10 +282,10 @@ static int verify(pd_rng *rng) {
     static const layer ls[3] = {{0, 5, 7, 37, 3, 1, 1, 1},
                                 {0, 5, 7, 37, 3, 2, 1, 1},
                                 {1, 6, 4, 19, 5, 5, 0, 1}};
-    static const pd_conv_algo algos[4] = {PD_CONV_AUTO, PD_CONV_DIRECT,
-                                          PD_CONV_SHIFT, PD_CONV_IM2COL};
+    static const pd_conv_algo algos[5] = {PD_CONV_AUTO, PD_CONV_DIRECT, PD_CONV_SHIFT,
+                                          PD_CONV_IM2COL, PD_CONV_SAMPLE};
     int ok = 1;
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 5; a++) {
         pd_conv1d_force_algo(algos[a]);
         for (int i = 0; i < 3; i++) {
             layer_run r;
@@ -328,14 +328,15 @@ int main(int argc, char **argv) {
     int ae = !strcmp(group, "all") || !strcmp(group, "ae");
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     /* optional: force one algorithm for every layer (where it applies) */
-    static const char *const algo_names[] = {"auto", "shift", "im2col", "direct"};
-    static const pd_conv_algo algo_ids[] = {PD_CONV_AUTO, PD_CONV_SHIFT,
-                                            PD_CONV_IM2COL, PD_CONV_DIRECT};
+    static const char *const algo_names[] = {"auto", "shift", "im2col", "direct",
+                                             "sample"};
+    static const pd_conv_algo algo_ids[] = {PD_CONV_AUTO, PD_CONV_SHIFT, PD_CONV_IM2COL,
+                                            PD_CONV_DIRECT, PD_CONV_SAMPLE};
     int algo = argc > 3 ? -1 : 0;
-    for (int i = 0; argc > 3 && i < 4; i++)
+    for (int i = 0; argc > 3 && i < 5; i++)
         if (!strcmp(argv[3], algo_names[i])) algo = i;
     if ((!den && !ae) || threads < 1 || algo < 0) {
-        fprintf(stderr, "usage: bench_conv [all|den|ae [threads [auto|shift|im2col|direct]]]\n");
+        fprintf(stderr, "usage: bench_conv [all|den|ae [threads [auto|shift|im2col|direct|sample]]]\n");
         return 2;
     }
     pd_set_threads(threads);

@@ -241,11 +241,11 @@ static void check_against_ref(op_case *c, pd_rng *rng) {
 }
 
 /* the conv1d algorithms to try (conv_transpose1d maps SHIFT to IM2COL) */
-static const pd_conv_algo algos[4] = {PD_CONV_AUTO, PD_CONV_DIRECT,
-                                      PD_CONV_SHIFT, PD_CONV_IM2COL};
+static const pd_conv_algo algos[5] = {PD_CONV_AUTO, PD_CONV_DIRECT, PD_CONV_SHIFT,
+                                      PD_CONV_IM2COL, PD_CONV_SAMPLE};
 
 static void sweep(op_kind kind, uint64_t seed, int trials) {
-    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? 4 : 1;
+    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? 5 : 1;
     for (int a = 0; a < nalgo; a++) {
         pd_conv1d_force_algo(algos[a]);
         pd_rng r;
@@ -307,7 +307,7 @@ static void test_larger_shapes_vs_ref(void **state) {
         {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32},
         {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32},
     };
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 5; a++) {
         pd_conv1d_force_algo(algos[a]);
         for (size_t i = 0; i < sizeof c1 / sizeof c1[0]; i++) {
             op_case c = {.kind = OP_CONV1D, .cs = c1[i], .has_bias = 1};
@@ -379,7 +379,7 @@ static void test_gradcheck_weighted(void **state) {
         {.kind = OP_CONV2D,
          .s2 = {2, 2, 3, 7, 6, 3, 2, 1, PD_MATH_F32}, .has_bias = 1},
     };
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 5; a++) {
         pd_conv1d_force_algo(algos[a]);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             case_setup(&cases[i], &r);

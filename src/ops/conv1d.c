@@ -13,10 +13,15 @@
  *   cache across the k taps.
  * IM2COL (any stride): col (cin*k, n*lout) = im2col(x); Y' = W col;
  *   backward dW += dY' colᵀ, dcol = Wᵀ dY', dx += col2im(dcol).
+ * SAMPLE (any stride): threads over samples; per sample
+ *   col_b = im2col(x_b) (cin*k, lout) in the worker's scratch and
+ *   y_b = W col_b, already y's layout; backward dW += dY_b col_bᵀ per
+ *   worker, dcol_b = Wᵀ dY_b, dx_b += col2im(dcol_b).
  * DIRECT (tiny channel counts): plain loops, no GEMM (im2col.h).
  *
- * BLAS is only ever called outside OpenMP regions; the permutes and direct
- * loops use OpenMP.
+ * SAMPLE calls BLAS inside an OpenMP loop (the OpenMP build of OpenBLAS
+ * then runs each call on the calling thread); the other algorithms call
+ * BLAS outside OpenMP regions and use OpenMP for permutes and loops.
  */
 #include <cblas.h>
 #include <string.h>
@@ -39,9 +44,16 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
     if (a == PD_CONV_AUTO) {
         /* tiny channels on both sides: GEMM packing and permutes would
          * cost more than the arithmetic */
+        const size_t lout = pd_conv1d_lout(s);
         if (s->cin * s->cout <= 64)
             a = PD_CONV_DIRECT;
-        else if (s->cin >= 16 && pd_conv1d_lout(s) > 32)
+        else if (lout >= 64 && s->n >= 2 * pd_sample_slots())
+            /* long rows (the autoencoder): the per-sample GEMMs are wide
+             * enough and their data stays in cache (bench_conv ae 2
+             * auto|sample: 64→8 L=726 30.4 → 21.5 ms, convT 64→64
+             * L=242→726 39.7 → 29.4 ms; at L = 12 it loses 2×) */
+            a = PD_CONV_SAMPLE;
+        else if (s->cin >= 16 && lout > 32)
             a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
         else
             /* short rows (the denoiser at L = 12): SHIFT's gap columns and
@@ -197,6 +209,61 @@ static void im2col_backward(float *dx, float *dw, const float *dy,
     if (dw) pd_im2col1d(col, x, &g);
     pd_colconv_backward_gemms(dw, col, dyp, w, s->cout, kdim, ncols, dx != NULL);
     if (dx) pd_col2im1d_add(dx, col, &g);
+}
+
+/* ---- SAMPLE ------------------------------------------------------------- */
+
+/* scratch: per worker a column matrix (cin*k, lout), then per worker a
+ * partial dW (cout, cin*k) */
+static size_t sample_scratch(const pd_conv1d_shape *s) {
+    const size_t kdim = s->cin * s->k;
+    return pd_sample_slots() * (kdim * pd_conv1d_lout(s) + s->cout * kdim);
+}
+
+static void sample_forward(float *y, const float *x, const float *w,
+                           const float *b, const pd_conv1d_shape *s,
+                           float *scratch) {
+    const size_t lout = pd_conv1d_lout(s), kdim = s->cin * s->k;
+    const pd_col1d_geom g1 = {1, s->cin, s->lin, s->k, s->stride, s->pad, lout};
+#pragma omp parallel for schedule(static) num_threads((int)pd_sample_slots())
+    for (size_t bi = 0; bi < s->n; bi++) {
+        float *col = scratch + pd_sample_slot() * kdim * lout;
+        float *yb = y + bi * s->cout * lout;
+        pd_im2col1d(col, x + bi * s->cin * s->lin, &g1);
+        pd_fill_bias(yb, b, 1, s->cout, lout);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cout,
+                    (int)lout, (int)kdim, 1.0f, w, (int)kdim, col, (int)lout,
+                    1.0f, yb, (int)lout);
+    }
+}
+
+static void sample_backward(float *dx, float *dw, const float *dy,
+                            const float *x, const float *w,
+                            const pd_conv1d_shape *s, float *scratch) {
+    const size_t lout = pd_conv1d_lout(s), kdim = s->cin * s->k;
+    const size_t slots = pd_sample_slots();
+    const pd_col1d_geom g1 = {1, s->cin, s->lin, s->k, s->stride, s->pad, lout};
+    float *parts = scratch + slots * kdim * lout;
+    if (dw) memset(parts, 0, slots * s->cout * kdim * sizeof(float));
+#pragma omp parallel for schedule(static) num_threads((int)slots)
+    for (size_t bi = 0; bi < s->n; bi++) {
+        const size_t slot = pd_sample_slot();
+        float *col = scratch + slot * kdim * lout;
+        const float *dyb = dy + bi * s->cout * lout;
+        if (dw) {
+            pd_im2col1d(col, x + bi * s->cin * s->lin, &g1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cout,
+                        (int)kdim, (int)lout, 1.0f, dyb, (int)lout, col, (int)lout,
+                        1.0f, parts + slot * s->cout * kdim, (int)kdim);
+        }
+        if (dx) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim,
+                        (int)lout, (int)s->cout, 1.0f, w, (int)kdim, dyb,
+                        (int)lout, 0.0f, col, (int)lout);
+            pd_col2im1d_add(dx + bi * s->cin * s->lin, col, &g1);
+        }
+    }
+    if (dw) pd_sum_partials(dw, parts, slots, s->cout * kdim);
 }
 
 /* ---- DIRECT ------------------------------------------------------------- */
@@ -539,6 +606,8 @@ size_t pd_conv1d_scratch(const pd_conv1d_shape *s) {
     }
     case PD_CONV_IM2COL:
         return (s->cin * s->k + s->cout) * s->n * lout;
+    case PD_CONV_SAMPLE:
+        return sample_scratch(s);
     default:
         return direct_scratch(s);
     }
@@ -559,6 +628,9 @@ void pd_conv1d_forward(float *y, const float *x, const float *w, const float *b,
         break;
     case PD_CONV_IM2COL:
         im2col_forward(y, x, w, b, s, scratch);
+        break;
+    case PD_CONV_SAMPLE:
+        sample_forward(y, x, w, b, s, scratch);
         break;
     default:
         direct_forward(y, x, w, b, s, scratch);
@@ -581,6 +653,9 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
         break;
     case PD_CONV_IM2COL:
         im2col_backward(dx, dw, dy, x, w, s, scratch);
+        break;
+    case PD_CONV_SAMPLE:
+        sample_backward(dx, dw, dy, x, w, s, scratch);
         break;
     default:
         direct_backward(dx, dw, dy, x, w, s, scratch);

@@ -22,6 +22,7 @@
  * direct loops a repacked weight and their phase buffers.
  */
 #include <cblas.h>
+#include <string.h>
 
 #include "ops/im2col.h"
 #include "ops/ops.h"
@@ -45,12 +46,67 @@ static int convt1d_direct(const pd_convt1d_shape *s) {
     return pd_conv1d_algo(&c) == PD_CONV_DIRECT;
 }
 
+static int convt1d_sample(const pd_convt1d_shape *s) {
+    pd_conv1d_shape c = convt1d_equiv(s);
+    return pd_conv1d_algo(&c) == PD_CONV_SAMPLE;
+}
+
 /* the im2col geometry of the equivalent conv1d: channels cout, input length
  * lout (this op's output), output length lin (this op's input) */
 static pd_col1d_geom convt1d_geom(const pd_convt1d_shape *s) {
     pd_col1d_geom g = {s->n, s->cout, pd_convt1d_lout(s), s->k, s->stride,
                        s->pad, s->lin};
     return g;
+}
+
+/* ---- per sample (threads over samples, see im2col.h) --------------------
+ * forward:  col_b (cout*k, lin) = Wᵀ x_b;  y_b = b + col2im(col_b)
+ * backward: col_b = im2col(dy_b);  dW += x_b col_bᵀ (per worker);
+ *           dx_b += W col_b
+ * x_b (cin, lin) is already the GEMM's layout: no permutes. */
+
+static void sample_forward(float *y, const float *x, const float *w,
+                           const float *b, const pd_convt1d_shape *s,
+                           float *scratch) {
+    pd_col1d_geom g1 = convt1d_geom(s);
+    g1.n = 1;
+    const size_t kdim = s->cout * s->k, lout = g1.lin;
+#pragma omp parallel for schedule(static) num_threads((int)pd_sample_slots())
+    for (size_t bi = 0; bi < s->n; bi++) {
+        float *col = scratch + pd_sample_slot() * kdim * s->lin;
+        float *yb = y + bi * s->cout * lout;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)s->lin,
+                    (int)s->cin, 1.0f, w, (int)kdim, x + bi * s->cin * s->lin,
+                    (int)s->lin, 0.0f, col, (int)s->lin);
+        pd_fill_bias(yb, b, 1, s->cout, lout);
+        pd_col2im1d_add(yb, col, &g1);
+    }
+}
+
+static void sample_backward(float *dx, float *dw, const float *dy,
+                            const float *x, const float *w,
+                            const pd_convt1d_shape *s, float *scratch) {
+    pd_col1d_geom g1 = convt1d_geom(s);
+    g1.n = 1;
+    const size_t kdim = s->cout * s->k, lout = g1.lin, slots = pd_sample_slots();
+    float *parts = scratch + slots * kdim * s->lin;
+    if (dw) memset(parts, 0, slots * s->cin * kdim * sizeof(float));
+#pragma omp parallel for schedule(static) num_threads((int)slots)
+    for (size_t bi = 0; bi < s->n; bi++) {
+        const size_t slot = pd_sample_slot();
+        float *col = scratch + slot * kdim * s->lin;
+        const float *xb = x + bi * s->cin * s->lin;
+        pd_im2col1d(col, dy + bi * s->cout * lout, &g1);
+        if (dw)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cin,
+                        (int)kdim, (int)s->lin, 1.0f, xb, (int)s->lin, col,
+                        (int)s->lin, 1.0f, parts + slot * s->cin * kdim, (int)kdim);
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cin,
+                        (int)s->lin, (int)kdim, 1.0f, w, (int)kdim, col,
+                        (int)s->lin, 1.0f, dx + bi * s->cin * s->lin, (int)s->lin);
+    }
+    if (dw) pd_sum_partials(dw, parts, slots, s->cin * kdim);
 }
 
 /* ---- direct loops (tiny channel counts) --------------------------------- */
@@ -76,6 +132,8 @@ size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
         size_t a = pd_direct_scratch(&g), b = pd_direct_scratch(&gt);
         return s->cin * s->cout * s->k + (a > b ? a : b);
     }
+    if (convt1d_sample(s))
+        return pd_sample_slots() * (s->cout * s->k * s->lin + s->cin * s->cout * s->k);
     return s->cout * s->k * cols + s->cin * cols;
 }
 
@@ -114,6 +172,10 @@ void pd_convt1d_forward(float *y, const float *x, const float *w, const float *b
         direct_forward(y, x, w, b, s, scratch);
         return;
     }
+    if (convt1d_sample(s)) {
+        sample_forward(y, x, w, b, s, scratch);
+        return;
+    }
     pd_fill_bias(y, b, s->n, s->cout, g.lin);
     if (ncols == 0 || s->cin == 0 || kdim == 0) return;
     float *col = scratch; /* (cout*k, n*lin) */
@@ -142,6 +204,10 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
     if (ncols == 0 || s->cin == 0 || kdim == 0 || (!dx && !dw)) return;
     if (convt1d_direct(s)) {
         direct_backward(dx, dw, dy, x, w, s, scratch);
+        return;
+    }
+    if (convt1d_sample(s)) {
+        sample_backward(dx, dw, dy, x, w, s, scratch);
         return;
     }
     float *col = scratch;              /* (cout*k, n*lin) */

@@ -14,6 +14,12 @@
 
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "pdiff.h"
+
 /* below this many touched floats (~0.1 ms of copying) a loop runs on one
  * thread: waking the OpenMP team costs microseconds on an idle machine but
  * can cost a scheduler time slice on a busy one */
@@ -257,4 +263,22 @@ void pd_colconv_backward_gemms(float *dw, float *col, const float *dyp, const fl
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ncols,
                     (int)cout, 1.0f, w, (int)kdim, dyp, (int)ncols, 0.0f, col,
                     (int)ncols);
+}
+
+size_t pd_sample_slots(void) {
+    int t = pd_threads();
+    return t < 1 ? 1 : (size_t)t;
+}
+
+size_t pd_sample_slot(void) {
+#ifdef _OPENMP
+    return (size_t)omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+void pd_sum_partials(float *dst, const float *parts, size_t slots, size_t len) {
+    for (size_t s = 0; s < slots; s++)
+        for (size_t i = 0; i < len; i++) dst[i] += parts[s * len + i];
 }

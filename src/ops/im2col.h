@@ -83,13 +83,28 @@ void pd_bias_grad_add(float *db, const float *dy, size_t n, size_t c,
  *         small to pay for the data movement.
  * SHIFT:  stride 1 only: k GEMMs on shifted views of one zero-padded copy
  *         of x, so no k-times larger column matrix is built.
- * IM2COL: im2col + one GEMM, any stride. */
+ * IM2COL: im2col + one GEMM, any stride.
+ * SAMPLE: threads over samples, each with its own per-sample column matrix
+ *         and single-threaded GEMMs whose results are already in the
+ *         (c, l) layout of one sample: nothing batch-sized leaves the cache
+ *         between im2col, GEMM and col2im (long rows, few channels). */
 typedef enum {
     PD_CONV_AUTO = 0,
     PD_CONV_DIRECT,
     PD_CONV_SHIFT,
-    PD_CONV_IM2COL
+    PD_CONV_IM2COL,
+    PD_CONV_SAMPLE
 } pd_conv_algo;
+
+/* ---- per-sample parallel loops (SAMPLE) -----------------------------------
+ * pd_sample_slots() workers (the thread count) each own a slice of scratch;
+ * pd_sample_slot() is the calling worker's index inside the loop. Weight
+ * gradients are summed per worker and the partial sums added in worker
+ * order, so results depend on the thread count only. */
+size_t pd_sample_slots(void);
+size_t pd_sample_slot(void);
+/* dst (len) += Σ_s parts[s*len ...] for s < slots, in order */
+void pd_sum_partials(float *dst, const float *parts, size_t slots, size_t len);
 
 /* Test hook: force an algorithm for every later conv1d / conv_transpose1d
  * call (PD_CONV_AUTO restores the rule). SHIFT falls back to IM2COL where
