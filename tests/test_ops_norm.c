@@ -18,7 +18,12 @@
 #define GC_TOL 1e-2     /* worst relative error allowed */
 #define GC_CHECKS 64    /* elements checked per tensor */
 
-enum { MODE_BN_TRAIN, MODE_BN_EVAL, MODE_GN };
+/* MODE_GN_LRELU: group norm of LeakyReLU(x), the fused op */
+enum { MODE_BN_TRAIN, MODE_BN_EVAL, MODE_GN, MODE_GN_LRELU };
+#define FUSED_SLOPE 0.2f
+/* |x| below this would let a finite difference of step GC_H cross the
+ * LeakyReLU kink at 0 */
+#define KINK_GAP 0.03f
 
 /* one norm problem: inputs, outputs, saved statistics, projection r */
 typedef struct {
@@ -47,7 +52,7 @@ static void case_init(norm_case *k, pd_rng *rng, int mode, size_t n, size_t c,
     k->y = falloc(k->total);
     k->r = falloc(k->total);
     k->dx = falloc(k->total);
-    size_t nstat = mode == MODE_GN ? n * groups : c;
+    size_t nstat = mode >= MODE_GN ? n * groups : c;
     k->mean = falloc(nstat);
     k->rstd = falloc(nstat);
     k->rmean = falloc(c);
@@ -55,6 +60,9 @@ static void case_init(norm_case *k, pd_rng *rng, int mode, size_t n, size_t c,
     k->dgamma = falloc(c);
     k->dbeta = falloc(c);
     tu_fill(rng, k->x, k->total, -2.0f, 2.0f);
+    if (mode == MODE_GN_LRELU) /* keep x off the activation's kink */
+        for (size_t i = 0; i < k->total; i++)
+            k->x[i] += k->x[i] < 0.0f ? -KINK_GAP : KINK_GAP;
     tu_fill(rng, k->r, k->total, -1.0f, 1.0f);
     tu_fill(rng, k->rmean, c, -0.5f, 0.5f);
     tu_fill(rng, k->rvar, c, 0.5f, 2.0f);
@@ -84,6 +92,10 @@ static void case_forward(norm_case *k) {
         pd_batchnorm_forward_eval(k->y, k->x, k->gamma, k->beta, k->rmean,
                                   k->rvar, &k->s);
         break;
+    case MODE_GN_LRELU:
+        pd_lrelu_groupnorm_forward(k->y, k->mean, k->rstd, k->x, k->gamma, k->beta,
+                                   k->groups, FUSED_SLOPE, &k->s);
+        break;
     default:
         pd_groupnorm_forward(k->y, k->mean, k->rstd, k->x, k->gamma, k->beta,
                              k->groups, &k->s);
@@ -100,6 +112,10 @@ static void case_backward(norm_case *k, float *dx, float *dg, float *db) {
     case MODE_BN_EVAL:
         pd_batchnorm_backward_eval(dx, dg, db, k->r, k->x, k->gamma, k->rmean,
                                    k->rvar, &k->s);
+        break;
+    case MODE_GN_LRELU:
+        pd_lrelu_groupnorm_backward(dx, dg, db, k->r, k->x, k->mean, k->rstd, k->gamma,
+                                    k->groups, FUSED_SLOPE, &k->s);
         break;
     default:
         pd_groupnorm_backward(dx, dg, db, k->r, k->x, k->mean, k->rstd, k->gamma,
@@ -153,7 +169,7 @@ static void sweep_gradcheck(int mode, uint64_t seed) {
     for (int t = 0; t < 40; t++) {
         size_t n = 1 + pd_rng_below(&rng, 3), c = 1 + pd_rng_below(&rng, 7);
         size_t sp = 1 + pd_rng_below(&rng, 13);
-        size_t groups = mode == MODE_GN ? random_groups(&rng, c) : 1;
+        size_t groups = mode >= MODE_GN ? random_groups(&rng, c) : 1;
         norm_case k;
         case_init(&k, &rng, mode, n, c, sp, groups, t % 3 != 2);
         double w = case_gradcheck(&k, &gmax);
@@ -183,6 +199,47 @@ static void test_gn_gradcheck(void **state) {
     sweep_gradcheck(MODE_GN, 13);
 }
 
+static void test_gn_lrelu_gradcheck(void **state) {
+    (void)state;
+    sweep_gradcheck(MODE_GN_LRELU, 14);
+}
+
+/* The fused op equals LeakyReLU followed by group norm, forward and
+ * backward (the composition computed with the separate kernels). */
+static void test_gn_lrelu_matches_composition(void **state) {
+    (void)state;
+    pd_rng rng;
+    pd_rng_seed(&rng, 15, 0);
+    for (int t = 0; t < 20; t++) {
+        size_t n = 1 + pd_rng_below(&rng, 3), c = 1 + pd_rng_below(&rng, 7);
+        size_t sp = 1 + pd_rng_below(&rng, 40);
+        size_t groups = random_groups(&rng, c);
+        norm_case k;
+        case_init(&k, &rng, MODE_GN_LRELU, n, c, sp, groups, t % 2);
+        case_forward(&k);
+        case_backward(&k, k.dx, k.gamma ? k.dgamma : NULL, k.gamma ? k.dbeta : NULL);
+        float *a = falloc(k.total), *y = falloc(k.total), *da = falloc(k.total);
+        float *dx = falloc(k.total), *dg = falloc(c), *db = falloc(c);
+        float *mean = falloc(n * groups), *rstd = falloc(n * groups);
+        pd_act_forward(a, k.x, k.total, PD_ACT_LEAKY_RELU, FUSED_SLOPE);
+        pd_groupnorm_forward(y, mean, rstd, a, k.gamma, k.beta, groups, &k.s);
+        pd_groupnorm_backward(da, k.gamma ? dg : NULL, k.gamma ? db : NULL, k.r, a, mean,
+                              rstd, k.gamma, groups, &k.s);
+        pd_act_backward(dx, da, k.x, a, k.total, PD_ACT_LEAKY_RELU, FUSED_SLOPE);
+        for (size_t i = 0; i < k.total; i++) {
+            assert_float_equal(k.y[i], y[i], 1e-5f);
+            assert_float_equal(k.dx[i], dx[i], 1e-4f);
+        }
+        for (size_t i = 0; k.gamma && i < c; i++) {
+            assert_float_equal(k.dgamma[i], dg[i], 1e-4f);
+            assert_float_equal(k.dbeta[i], db[i], 1e-4f);
+        }
+        float *all[] = {a, y, da, dx, dg, db, mean, rstd};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+        case_free(&k);
+    }
+}
+
 /* The check itself must notice a wrong gradient. */
 static void test_gradcheck_detects_error(void **state) {
     (void)state;
@@ -206,10 +263,10 @@ static void test_forward_vs_reference(void **state) {
         int mode = t % 3;
         size_t n = 1 + pd_rng_below(&rng, 3), c = 1 + pd_rng_below(&rng, 7);
         size_t sp = 1 + pd_rng_below(&rng, 13);
-        size_t groups = mode == MODE_GN ? random_groups(&rng, c) : 1;
+        size_t groups = mode >= MODE_GN ? random_groups(&rng, c) : 1;
         norm_case k;
         case_init(&k, &rng, mode, n, c, sp, groups, t % 2);
-        size_t nstat = mode == MODE_GN ? n * groups : c;
+        size_t nstat = mode >= MODE_GN ? n * groups : c;
         float *ry = falloc(k.total), *rm = falloc(nstat), *rr = falloc(nstat);
         float *rrm = falloc(c), *rrv = falloc(c);
         memcpy(rrm, k.rmean, c * sizeof(float));
@@ -383,6 +440,8 @@ int main(void) {
         cmocka_unit_test(test_bn_train_gradcheck),
         cmocka_unit_test(test_bn_eval_gradcheck),
         cmocka_unit_test(test_gn_gradcheck),
+        cmocka_unit_test(test_gn_lrelu_gradcheck),
+        cmocka_unit_test(test_gn_lrelu_matches_composition),
         cmocka_unit_test(test_gradcheck_detects_error),
         cmocka_unit_test(test_accumulate_and_null),
         cmocka_unit_test(test_threads_bit_identical),

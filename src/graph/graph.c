@@ -346,22 +346,29 @@ pd_val *pd_g_batchnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
     return y;
 }
 
-pd_val *pd_g_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
-                       size_t groups, float eps) {
+pd_val *pd_g_lrelu_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                             size_t groups, float slope, float eps) {
     pd_norm_shape s = {x->shape[0], x->shape[1], tail_size(x, 2), eps};
     OUT(g, x->ndim, x->shape, x, gamma, beta);
     float *mean = pd_g_alloc(g, s.n * groups * sizeof(float));
     float *rstd = pd_g_alloc(g, s.n * groups * sizeof(float));
     if (!mean || !rstd) return &dummy_val;
-    pd_groupnorm_forward(y->v, mean, rstd, x->v, VAL(gamma), VAL(beta), groups, &s);
+    pd_lrelu_groupnorm_forward(y->v, mean, rstd, x->v, VAL(gamma), VAL(beta), groups,
+                               slope, &s);
     node *n = push(g, N_GN, y, x, gamma, beta);
     if (n) {
         n->s.norm = s;
         n->groups = groups;
+        n->a = slope;
         n->saved1 = mean;
         n->saved2 = rstd;
     }
     return y;
+}
+
+pd_val *pd_g_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                       size_t groups, float eps) {
+    return pd_g_lrelu_groupnorm(g, x, gamma, beta, groups, 1.0f, eps);
 }
 
 pd_val *pd_g_act(pd_graph *g, pd_val *x, pd_act act, float alpha) {
@@ -543,8 +550,8 @@ static void backward_node(pd_graph *g, node *n) {
                                    n->cf2, &n->s.norm);
         break;
     case N_GN:
-        pd_groupnorm_backward(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, n->saved1, n->saved2,
-                              VAL(b), n->groups, &n->s.norm);
+        pd_lrelu_groupnorm_backward(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, n->saved1,
+                                    n->saved2, VAL(b), n->groups, n->a, &n->s.norm);
         break;
     case N_ACT:
         if (a->g) pd_act_backward(a->g, y->g, a->v, y->v, a->numel, n->act, n->a);

@@ -75,6 +75,9 @@ pd_val *pd_g_batchnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
 /* group norm over (n, c, rest...); groups = c is instance norm */
 pd_val *pd_g_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
                        size_t groups, float eps);
+/* group norm of LeakyReLU(x) (slope), fused: the activation is not stored */
+pd_val *pd_g_lrelu_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                             size_t groups, float slope, float eps);
 pd_val *pd_g_act(pd_graph *g, pd_val *x, pd_act act, float alpha);
 pd_val *pd_g_clamp(pd_graph *g, pd_val *x, float lo, float hi);
 pd_val *pd_g_add(pd_graph *g, pd_val *a, pd_val *b);

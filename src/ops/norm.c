@@ -40,23 +40,35 @@ static inline v4f load4(const float *p) {
     return v;
 }
 
+typedef int v4i __attribute__((vector_size(16)));
+
+/* LeakyReLU with slope 1 is the identity, exactly (x * 1 == x) */
+static inline v4f lrelu4(v4f x, v4f slope) {
+    const v4i pos = x > (v4f){0, 0, 0, 0}; /* lanes of all ones where x > 0 */
+    return (v4f)(((v4i)x & pos) | ((v4i)(x * slope) & ~pos));
+}
+
+static inline float lrelu1(float x, float slope) { return x > 0.0f ? x : x * slope; }
+
 static inline double lanes(v4f a, v4f b, v4f c, v4f d) {
     v4f s = (a + b) + (c + d);
     return ((double)s[0] + (double)s[1]) + ((double)s[2] + (double)s[3]);
 }
 
-/* Σ x[j] and, when sd != NULL, Σ (x[j] - mu)² */
-static void row_moments(const float *x, size_t n, float mu, double *sum, double *sd) {
+/* With a = lrelu(x) (slope 1: a = x): Σ a[j] and, when sd != NULL,
+ * Σ (a[j] - mu)² */
+static void row_moments(const float *x, size_t n, float mu, float slope, double *sum,
+                        double *sd) {
     double s1 = 0.0, s2 = 0.0;
     size_t j = 0;
-    const v4f m = {mu, mu, mu, mu};
+    const v4f m = {mu, mu, mu, mu}, sl = {slope, slope, slope, slope};
     while (j + 16 <= n) {
         const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
         v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
         v4f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
         for (; j + 16 <= end; j += 16) {
-            v4f x0 = load4(x + j), x1 = load4(x + j + 4);
-            v4f x2 = load4(x + j + 8), x3 = load4(x + j + 12);
+            v4f x0 = lrelu4(load4(x + j), sl), x1 = lrelu4(load4(x + j + 4), sl);
+            v4f x2 = lrelu4(load4(x + j + 8), sl), x3 = lrelu4(load4(x + j + 12), sl);
             a0 += x0, a1 += x1, a2 += x2, a3 += x3;
             x0 -= m, x1 -= m, x2 -= m, x3 -= m;
             q0 += x0 * x0, q1 += x1 * x1, q2 += x2 * x2, q3 += x3 * x3;
@@ -65,19 +77,20 @@ static void row_moments(const float *x, size_t n, float mu, double *sum, double 
         s2 += lanes(q0, q1, q2, q3);
     }
     for (; j < n; j++) {
-        s1 += x[j];
-        s2 += (double)(x[j] - mu) * (double)(x[j] - mu);
+        const float a = lrelu1(x[j], slope);
+        s1 += a;
+        s2 += (double)(a - mu) * (double)(a - mu);
     }
     *sum = s1;
     if (sd) *sd = s2;
 }
 
-/* Σ dy[j] and Σ dy[j] (x[j] - mu) */
+/* Σ dy[j] and Σ dy[j] (a[j] - mu), a = lrelu(x) (slope 1: a = x) */
 static void row_grad_sums(const float *dy, const float *x, size_t n, float mu,
-                          double *sdy, double *sdyx) {
+                          float slope, double *sdy, double *sdyx) {
     double s1 = 0.0, s2 = 0.0;
     size_t j = 0;
-    const v4f m = {mu, mu, mu, mu};
+    const v4f m = {mu, mu, mu, mu}, sl = {slope, slope, slope, slope};
     while (j + 16 <= n) {
         const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
         v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
@@ -86,15 +99,17 @@ static void row_grad_sums(const float *dy, const float *x, size_t n, float mu,
             v4f d0 = load4(dy + j), d1 = load4(dy + j + 4);
             v4f d2 = load4(dy + j + 8), d3 = load4(dy + j + 12);
             a0 += d0, a1 += d1, a2 += d2, a3 += d3;
-            q0 += d0 * (load4(x + j) - m), q1 += d1 * (load4(x + j + 4) - m);
-            q2 += d2 * (load4(x + j + 8) - m), q3 += d3 * (load4(x + j + 12) - m);
+            q0 += d0 * (lrelu4(load4(x + j), sl) - m);
+            q1 += d1 * (lrelu4(load4(x + j + 4), sl) - m);
+            q2 += d2 * (lrelu4(load4(x + j + 8), sl) - m);
+            q3 += d3 * (lrelu4(load4(x + j + 12), sl) - m);
         }
         s1 += lanes(a0, a1, a2, a3);
         s2 += lanes(q0, q1, q2, q3);
     }
     for (; j < n; j++) {
         s1 += dy[j];
-        s2 += (double)dy[j] * (double)(x[j] - mu);
+        s2 += (double)dy[j] * (double)(lrelu1(x[j], slope) - mu);
     }
     *sdy = s1;
     *sdyx = s2;
@@ -108,13 +123,13 @@ static void channel_moments(double *mean, double *var, const float *x,
     const size_t count = s->n * s->sp;
     double sum = 0.0, part, sq = 0.0;
     for (size_t i = 0; i < s->n; i++) {
-        row_moments(x + (i * s->c + ch) * s->sp, s->sp, 0.0f, &part, NULL);
+        row_moments(x + (i * s->c + ch) * s->sp, s->sp, 0.0f, 1.0f, &part, NULL);
         sum += part;
     }
     const double mu = sum / (double)count;
     for (size_t i = 0; i < s->n; i++) {
         double sd;
-        row_moments(x + (i * s->c + ch) * s->sp, s->sp, (float)mu, &part, &sd);
+        row_moments(x + (i * s->c + ch) * s->sp, s->sp, (float)mu, 1.0f, &part, &sd);
         sq += sd;
     }
     *mean = mu;
@@ -203,7 +218,7 @@ void pd_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta,
         for (size_t i = 0; i < s->n; i++) {
             const size_t off = (i * s->c + ch) * s->sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, s->sp, mu, &a, &b);
+            row_grad_sums(dy + off, x + off, s->sp, mu, 1.0f, &a, &b);
             sdy += a;
             sdyx += b;
         }
@@ -243,7 +258,7 @@ void pd_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
         for (size_t i = 0; i < s->n; i++) {
             const size_t off = (i * s->c + ch) * s->sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, s->sp, mu, &a, &b);
+            row_grad_sums(dy + off, x + off, s->sp, mu, 1.0f, &a, &b);
             sdy += a;
             sdyx += b * rs;
             if (dx)
@@ -258,10 +273,13 @@ void pd_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
 
 /* x, y (n, c, sp); gamma, beta (c) or NULL; mean, rstd (n, groups) or NULL.
  * groups must divide c; each (sample, group) block is cpg*sp contiguous
- * values, cpg = c / groups. */
-void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
-                          const float *gamma, const float *beta, size_t groups,
-                          const pd_norm_shape *s) {
+ * values, cpg = c / groups. The norm reads a = LeakyReLU(x) with `slope`
+ * (1: a = x, plain group norm): the activation is recomputed from x where
+ * needed instead of being stored, which saves a full pass over memory in
+ * each direction. */
+void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                                const float *gamma, const float *beta, size_t groups,
+                                float slope, const pd_norm_shape *s) {
     if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
     const size_t cpg = s->c / groups, count = cpg * s->sp;
     const size_t blocks = s->n * groups;
@@ -274,9 +292,9 @@ void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
         const float *xb = x + bi * count;
         float *yb = y + bi * count;
         double sum, sq;
-        row_moments(xb, count, 0.0f, &sum, NULL);
+        row_moments(xb, count, 0.0f, slope, &sum, NULL);
         const double mu = sum / (double)count;
-        row_moments(xb, count, (float)mu, &sum, &sq);
+        row_moments(xb, count, (float)mu, slope, &sum, &sq);
         const double rs = 1.0 / sqrt(sq / (double)count + (double)s->eps);
         if (mean) mean[bi] = (float)mu;
         if (rstd) rstd[bi] = (float)rs;
@@ -285,20 +303,28 @@ void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
             const float a = (float)rs * (gamma ? gamma[ch0 + k] : 1.0f);
             const float b = beta ? beta[ch0 + k] : 0.0f;
             const float muf = (float)mu;
-            for (size_t j = 0; j < s->sp; j++)
-                yb[k * s->sp + j] = (xb[k * s->sp + j] - muf) * a + b;
+            const float *xr = xb + k * s->sp;
+            float *yr = yb + k * s->sp;
+            for (size_t j = 0; j < s->sp; j++) yr[j] = (lrelu1(xr[j], slope) - muf) * a + b;
         }
     }
 }
 
+void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                          const float *gamma, const float *beta, size_t groups,
+                          const pd_norm_shape *s) {
+    pd_lrelu_groupnorm_forward(y, mean, rstd, x, gamma, beta, groups, 1.0f, s);
+}
+
 /* dy, x, dx (n, c, sp); mean, rstd (n, groups) from the forward; gamma (c)
- * or NULL. Per block of M = cpg*sp values, with g = dy gamma:
- *   dx += rstd (g - Σg / M - xh Σ(g xh) / M);
- * per channel: dgamma += Σ_{n,sp} dy xh, dbeta += Σ_{n,sp} dy. */
-void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
-                           const float *dy, const float *x, const float *mean,
-                           const float *rstd, const float *gamma, size_t groups,
-                           const pd_norm_shape *s) {
+ * or NULL. Per block of M = cpg*sp values, with g = dy gamma and
+ * ah = (a - mean) rstd:
+ *   da = rstd (g - Σg / M - ah Σ(g ah) / M),  dx += lrelu'(x) da;
+ * per channel: dgamma += Σ_{n,sp} dy ah, dbeta += Σ_{n,sp} dy. */
+void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *rstd, const float *gamma, size_t groups,
+                                 float slope, const pd_norm_shape *s) {
     if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
     const size_t cpg = s->c / groups, count = cpg * s->sp;
     const size_t blocks = s->n * groups;
@@ -312,11 +338,11 @@ void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
         for (size_t bi = 0; bi < blocks; bi++) {
             const size_t off = bi * count, ch0 = (bi % groups) * cpg;
             const float mu = mean[bi], rs = rstd[bi];
-            double sg = 0.0, sgx = 0.0; /* Σ dy γ and Σ dy γ (x − μ) */
+            double sg = 0.0, sgx = 0.0; /* Σ dy γ and Σ dy γ (a − μ) */
             for (size_t k = 0; k < cpg; k++) {
                 const double gm = gamma ? gamma[ch0 + k] : 1.0;
                 double a, b;
-                row_grad_sums(dy + off + k * sp, x + off + k * sp, sp, mu, &a, &b);
+                row_grad_sums(dy + off + k * sp, x + off + k * sp, sp, mu, slope, &a, &b);
                 sg += gm * a;
                 sgx += gm * b;
             }
@@ -324,10 +350,12 @@ void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
             const float b = (float)(sgx * rs / (double)count);
             for (size_t k = 0; k < cpg; k++) {
                 const float gm = gamma ? gamma[ch0 + k] : 1.0f;
+                const float *xr = x + off + k * sp, *dyr = dy + off + k * sp;
+                float *dxr = dx + off + k * sp;
                 for (size_t j = 0; j < sp; j++) {
-                    const size_t e = off + k * sp + j;
-                    float xh = (x[e] - mu) * rs;
-                    dx[e] += rs * (dy[e] * gm - a - xh * b);
+                    const float ah = (lrelu1(xr[j], slope) - mu) * rs;
+                    const float da = rs * (dyr[j] * gm - a - ah * b);
+                    dxr[j] += xr[j] > 0.0f ? da : da * slope;
                 }
             }
         }
@@ -344,11 +372,19 @@ void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
             const size_t bi = i * groups + ch / cpg;
             const size_t off = (i * s->c + ch) * sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, sp, mean[bi], &a, &b);
+            row_grad_sums(dy + off, x + off, sp, mean[bi], slope, &a, &b);
             sdy += a;
             sdyx += b * rstd[bi];
         }
         if (dbeta) dbeta[ch] += (float)sdy;
         if (dgamma) dgamma[ch] += (float)sdyx;
     }
+}
+
+void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *gamma, size_t groups,
+                           const pd_norm_shape *s) {
+    pd_lrelu_groupnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, groups,
+                                1.0f, s);
 }

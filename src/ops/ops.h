@@ -120,6 +120,16 @@ void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *mean,
                            const float *rstd, const float *gamma, size_t groups,
                            const pd_norm_shape *s);
+/* group norm of LeakyReLU(x) with `slope` (slope 1: of x), the activation
+ * fused in: nothing but x is stored, and the backward's dx is the gradient
+ * with respect to the activation's input x */
+void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                                const float *gamma, const float *beta, size_t groups,
+                                float slope, const pd_norm_shape *s);
+void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *rstd, const float *gamma, size_t groups,
+                                 float slope, const pd_norm_shape *s);
 
 /* ---- elementwise activations over n values ------------------------------
  * backward takes the forward input x (and y where cheaper) and adds

@@ -255,11 +255,19 @@ static pd_val *param(pd_ae *ae, pd_graph *g, const char *fmt, int i, const char 
     return t ? pd_g_param(g, t) : NULL;
 }
 
-/* the configured normalisation of x; conv mode x (n, c, l), fc mode
- * x (n, w). name: "enc.%d.norm1" style prefix of the batch-norm buffers. */
-static pd_val *norm(pd_ae *ae, pd_graph *g, pd_val *x, const char *fmt, int i, int train) {
+static pd_val *lrelu(pd_graph *g, pd_val *x) {
+    return pd_g_act(g, x, PD_ACT_LEAKY_RELU, AE_SLOPE);
+}
+
+/* the configured normalisation of x, or of LeakyReLU(x) when act is set
+ * (fused into instance/group norm); conv mode x (n, c, l), fc mode x (n, w).
+ * name: "enc.%d.norm1" style prefix of the batch-norm buffers. */
+static pd_val *norm(pd_ae *ae, pd_graph *g, pd_val *x, const char *fmt, int i, int train,
+                    int act) {
     const int fc = ae->cfg.fc;
     size_t n = x->shape[0], w = x->numel / (n ? n : 1);
+    if (act && ae->cfg.norm != PD_NORM_INSTANCE && ae->cfg.norm != PD_NORM_GROUP)
+        x = lrelu(g, x);
     switch (ae->cfg.norm) {
     case PD_NORM_NONE:
         return x;
@@ -269,7 +277,8 @@ static pd_val *norm(pd_ae *ae, pd_graph *g, pd_val *x, const char *fmt, int i, i
         if (fc) v = pd_g_view(g, x, 3, (size_t[]){n, 1, w});
         size_t c = v->shape[1];
         size_t groups = ae->cfg.norm == PD_NORM_INSTANCE ? c : norm_groups(ae, c);
-        pd_val *y = pd_g_groupnorm(g, v, NULL, NULL, groups, AE_EPS);
+        pd_val *y = pd_g_lrelu_groupnorm(g, v, NULL, NULL, groups, act ? AE_SLOPE : 1.0f,
+                                         AE_EPS);
         return fc ? pd_g_view(g, y, 2, (size_t[]){n, w}) : y;
     }
     case PD_NORM_BATCH: {
@@ -286,10 +295,6 @@ static pd_val *norm(pd_ae *ae, pd_graph *g, pd_val *x, const char *fmt, int i, i
     }
     }
     return NULL;
-}
-
-static pd_val *lrelu(pd_graph *g, pd_val *x) {
-    return pd_g_act(g, x, PD_ACT_LEAKY_RELU, AE_SLOPE);
 }
 
 /* noise ε·amp into arena memory (n floats); NULL on failure */
@@ -334,10 +339,9 @@ static pd_val *encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *rng,
     if (ae->cfg.fc) h = pd_g_view(g, h, 2, (size_t[]){B, ae->real});
     pd_val *pre = NULL;
     for (int i = 0; i < 4 && h; i++) {
-        if (i > 0) h = lrelu(g, h);
-        h = norm(ae, g, h, "enc.%d.norm1.%s", i, train);
+        h = norm(ae, g, h, "enc.%d.norm1.%s", i, train, i > 0);
         if (h) h = layer(ae, g, h, 0, i, 1, "");
-        if (h) h = norm(ae, g, lrelu(g, h), "enc.%d.norm2.%s", i, train);
+        if (h) h = norm(ae, g, h, "enc.%d.norm2.%s", i, train, 1);
         pre = h;
         if (h) h = layer(ae, g, h, 0, i, 2, "");
     }
@@ -366,9 +370,9 @@ pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train) {
     pd_val *h = ae->cfg.fc ? pd_g_view(g, z, 2, (size_t[]){B, z->numel / B})
                            : pd_g_view(g, z, 3, (size_t[]){B, ae->latent_c, ae->latent_l});
     for (int i = 0; i < 4 && h; i++) {
-        h = norm(ae, g, lrelu(g, h), "dec.%d.norm1.%s", i, train);
+        h = norm(ae, g, h, "dec.%d.norm1.%s", i, train, 1);
         if (h) h = layer(ae, g, h, 1, i, 1, "");
-        if (h) h = norm(ae, g, lrelu(g, h), "dec.%d.norm2.%s", i, train);
+        if (h) h = norm(ae, g, h, "dec.%d.norm2.%s", i, train, 1);
         if (h) h = layer(ae, g, h, 1, i, 2, "");
     }
     if (!h) return NULL;

@@ -80,22 +80,18 @@ static pd_val *param(pd_den *d, pd_graph *g, size_t i, const float *weights) {
     return pd_g_input(g, (float *)weights + t->offset, t->ndim, t->shape, 0);
 }
 
-static pd_val *lrelu(pd_graph *g, pd_val *x) {
-    return pd_g_act(g, x, PD_ACT_LEAKY_RELU, DEN_SLOPE);
-}
-
-static pd_val *inorm(pd_graph *g, pd_val *x) {
-    return pd_g_groupnorm(g, x, NULL, NULL, x->shape[1], DEN_EPS);
+/* instance norm of x, or of LeakyReLU(x) when act is set (fused) */
+static pd_val *inorm(pd_graph *g, pd_val *x, int act) {
+    return pd_g_lrelu_groupnorm(g, x, NULL, NULL, x->shape[1], act ? DEN_SLOPE : 1.0f,
+                                DEN_EPS);
 }
 
 /* block b on its input h (time embedding already added) */
 static pd_val *block(pd_den *d, pd_graph *g, pd_val *h, int b, const float *weights) {
     size_t base = (size_t)b * 4;
-    if (b > 0) h = lrelu(g, h);
-    h = pd_g_conv1d(g, inorm(g, h), param(d, g, base, weights),
+    h = pd_g_conv1d(g, inorm(g, h, b > 0), param(d, g, base, weights),
                     param(d, g, base + 1, weights), 1, 1);
-    h = inorm(g, lrelu(g, h));
-    return pd_g_conv1d(g, h, param(d, g, base + 2, weights),
+    return pd_g_conv1d(g, inorm(g, h, 1), param(d, g, base + 2, weights),
                        param(d, g, base + 3, weights), 1, 1);
 }
 
