@@ -50,6 +50,47 @@ static inline v4f lrelu4(v4f x, v4f slope) {
 
 static inline float lrelu1(float x, float slope) { return x > 0.0f ? x : x * slope; }
 
+static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+/* lrelu'(x): 1 where x > 0, else slope */
+static inline v4f lrelu_grad4(v4f x, v4f slope) {
+    const v4i pos = x > (v4f){0, 0, 0, 0};
+    const v4f one = {1, 1, 1, 1};
+    return (v4f)(((v4i)one & pos) | ((v4i)slope & ~pos));
+}
+
+/* y[j] = (lrelu(x[j]) - mu) * a + b. Written with vectors: GCC will not
+ * if-convert the activation's branch (x * slope might trap) */
+static void row_normalize(float *y, const float *x, size_t n, float slope, float mu,
+                          float a, float b) {
+    const v4f sl = {slope, slope, slope, slope}, m = {mu, mu, mu, mu};
+    const v4f av = {a, a, a, a}, bv = {b, b, b, b};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) store4(y + j, (lrelu4(load4(x + j), sl) - m) * av + bv);
+    for (; j < n; j++) y[j] = (lrelu1(x[j], slope) - mu) * a + b;
+}
+
+/* dx[j] += lrelu'(x[j]) rs (dy[j] gm - ga - ah gb), ah = (lrelu(x[j]) - mu) rs */
+static void row_grad_input(float *dx, const float *dy, const float *x, size_t n,
+                           float slope, float mu, float rs, float gm, float ga,
+                           float gb) {
+    const v4f sl = {slope, slope, slope, slope}, m = {mu, mu, mu, mu};
+    const v4f r = {rs, rs, rs, rs}, g = {gm, gm, gm, gm};
+    const v4f a = {ga, ga, ga, ga}, b = {gb, gb, gb, gb};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v4f xv = load4(x + j);
+        const v4f ah = (lrelu4(xv, sl) - m) * r;
+        const v4f da = r * (load4(dy + j) * g - a - ah * b);
+        store4(dx + j, load4(dx + j) + da * lrelu_grad4(xv, sl));
+    }
+    for (; j < n; j++) {
+        const float ah = (lrelu1(x[j], slope) - mu) * rs;
+        const float da = rs * (dy[j] * gm - ga - ah * gb);
+        dx[j] += x[j] > 0.0f ? da : da * slope;
+    }
+}
+
 static inline double lanes(v4f a, v4f b, v4f c, v4f d) {
     v4f s = (a + b) + (c + d);
     return ((double)s[0] + (double)s[1]) + ((double)s[2] + (double)s[3]);
@@ -75,6 +116,18 @@ static void row_moments(const float *x, size_t n, float mu, float slope, double 
         }
         s1 += lanes(a0, a1, a2, a3);
         s2 += lanes(q0, q1, q2, q3);
+    }
+    if (j + 4 <= n) { /* short rows (the denoiser's L = 12) and tails */
+        const v4f z = {0, 0, 0, 0};
+        v4f a0 = z, q0 = z;
+        for (; j + 4 <= n; j += 4) {
+            v4f x0 = lrelu4(load4(x + j), sl);
+            a0 += x0;
+            x0 -= m;
+            q0 += x0 * x0;
+        }
+        s1 += lanes(a0, z, z, z);
+        s2 += lanes(q0, z, z, z);
     }
     for (; j < n; j++) {
         const float a = lrelu1(x[j], slope);
@@ -106,6 +159,17 @@ static void row_grad_sums(const float *dy, const float *x, size_t n, float mu,
         }
         s1 += lanes(a0, a1, a2, a3);
         s2 += lanes(q0, q1, q2, q3);
+    }
+    if (j + 4 <= n) {
+        const v4f z = {0, 0, 0, 0};
+        v4f a0 = z, q0 = z;
+        for (; j + 4 <= n; j += 4) {
+            const v4f d0 = load4(dy + j);
+            a0 += d0;
+            q0 += d0 * (lrelu4(load4(x + j), sl) - m);
+        }
+        s1 += lanes(a0, z, z, z);
+        s2 += lanes(q0, z, z, z);
     }
     for (; j < n; j++) {
         s1 += dy[j];
@@ -302,10 +366,7 @@ void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         for (size_t k = 0; k < cpg; k++) {
             const float a = (float)rs * (gamma ? gamma[ch0 + k] : 1.0f);
             const float b = beta ? beta[ch0 + k] : 0.0f;
-            const float muf = (float)mu;
-            const float *xr = xb + k * s->sp;
-            float *yr = yb + k * s->sp;
-            for (size_t j = 0; j < s->sp; j++) yr[j] = (lrelu1(xr[j], slope) - muf) * a + b;
+            row_normalize(yb + k * s->sp, xb + k * s->sp, s->sp, slope, (float)mu, a, b);
         }
     }
 }
@@ -348,16 +409,9 @@ void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
             }
             const float a = (float)(sg / (double)count);
             const float b = (float)(sgx * rs / (double)count);
-            for (size_t k = 0; k < cpg; k++) {
-                const float gm = gamma ? gamma[ch0 + k] : 1.0f;
-                const float *xr = x + off + k * sp, *dyr = dy + off + k * sp;
-                float *dxr = dx + off + k * sp;
-                for (size_t j = 0; j < sp; j++) {
-                    const float ah = (lrelu1(xr[j], slope) - mu) * rs;
-                    const float da = rs * (dyr[j] * gm - a - ah * b);
-                    dxr[j] += xr[j] > 0.0f ? da : da * slope;
-                }
-            }
+            for (size_t k = 0; k < cpg; k++)
+                row_grad_input(dx + off + k * sp, dy + off + k * sp, x + off + k * sp, sp,
+                               slope, mu, rs, gamma ? gamma[ch0 + k] : 1.0f, a, b);
         }
     }
     if (!dgamma && !dbeta) return;
