@@ -11,7 +11,7 @@
  *
  * Means and variances take two passes (mean, then the centred sum of
  * squares), each summed in float lanes over short blocks and in double
- * across blocks (row_moments). Each parallel iteration owns one channel (batch
+ * across blocks (row_sums). Each parallel iteration owns one channel (batch
  * norm, group-norm dgamma/dbeta) or one (sample, group) block (group norm),
  * so every sum runs in a fixed order: results are bit-identical whatever the
  * thread count. Tiny tensors stay serial through the OpenMP `if` clause.
@@ -96,87 +96,48 @@ static inline double lanes(v4f a, v4f b, v4f c, v4f d) {
     return ((double)s[0] + (double)s[1]) + ((double)s[2] + (double)s[3]);
 }
 
-/* With a = lrelu(x) (slope 1: a = x): Σ a[j] and, when sd != NULL,
- * Σ (a[j] - mu)² */
-static void row_moments(const float *x, size_t n, float mu, float slope, double *sum,
-                        double *sd) {
-    double s1 = 0.0, s2 = 0.0;
-    size_t j = 0;
-    const v4f m = {mu, mu, mu, mu}, sl = {slope, slope, slope, slope};
-    while (j + 16 <= n) {
-        const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
-        v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        v4f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
-        for (; j + 16 <= end; j += 16) {
-            v4f x0 = lrelu4(load4(x + j), sl), x1 = lrelu4(load4(x + j + 4), sl);
-            v4f x2 = lrelu4(load4(x + j + 8), sl), x3 = lrelu4(load4(x + j + 12), sl);
-            a0 += x0, a1 += x1, a2 += x2, a3 += x3;
-            x0 -= m, x1 -= m, x2 -= m, x3 -= m;
-            q0 += x0 * x0, q1 += x1 * x1, q2 += x2 * x2, q3 += x3 * x3;
-        }
-        s1 += lanes(a0, a1, a2, a3);
-        s2 += lanes(q0, q1, q2, q3);
-    }
-    if (j + 4 <= n) { /* short rows (the denoiser's L = 12) and tails */
-        const v4f z = {0, 0, 0, 0};
-        v4f a0 = z, q0 = z;
-        for (; j + 4 <= n; j += 4) {
-            v4f x0 = lrelu4(load4(x + j), sl);
-            a0 += x0;
-            x0 -= m;
-            q0 += x0 * x0;
-        }
-        s1 += lanes(a0, z, z, z);
-        s2 += lanes(q0, z, z, z);
-    }
-    for (; j < n; j++) {
-        const float a = lrelu1(x[j], slope);
-        s1 += a;
-        s2 += (double)(a - mu) * (double)(a - mu);
-    }
-    *sum = s1;
-    if (sd) *sd = s2;
+/* With a = lrelu(x) (slope 1: a = x), over one row of n values:
+ *   dy == NULL: *s1 = Σ a,  *s2 = Σ (a − mu)²
+ *   otherwise:  *s1 = Σ dy, *s2 = Σ dy (a − mu)                          */
+static inline void sums4(const float *x, const float *dy, size_t j, v4f m, v4f sl,
+                         v4f *s, v4f *q) {
+    const v4f a = lrelu4(load4(x + j), sl), d = a - m;
+    const v4f u = dy ? load4(dy + j) : a;
+    *s += u;
+    *q += (dy ? u : d) * d;
 }
 
-/* Σ dy[j] and Σ dy[j] (a[j] - mu), a = lrelu(x) (slope 1: a = x) */
-static void row_grad_sums(const float *dy, const float *x, size_t n, float mu,
-                          float slope, double *sdy, double *sdyx) {
-    double s1 = 0.0, s2 = 0.0;
+static void row_sums(const float *x, const float *dy, size_t n, float mu, float slope,
+                     double *s1, double *s2) {
+    double t1 = 0.0, t2 = 0.0;
     size_t j = 0;
     const v4f m = {mu, mu, mu, mu}, sl = {slope, slope, slope, slope};
+    const v4f z = {0, 0, 0, 0};
     while (j + 16 <= n) {
         const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
-        v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        v4f q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0};
+        v4f a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
         for (; j + 16 <= end; j += 16) {
-            v4f d0 = load4(dy + j), d1 = load4(dy + j + 4);
-            v4f d2 = load4(dy + j + 8), d3 = load4(dy + j + 12);
-            a0 += d0, a1 += d1, a2 += d2, a3 += d3;
-            q0 += d0 * (lrelu4(load4(x + j), sl) - m);
-            q1 += d1 * (lrelu4(load4(x + j + 4), sl) - m);
-            q2 += d2 * (lrelu4(load4(x + j + 8), sl) - m);
-            q3 += d3 * (lrelu4(load4(x + j + 12), sl) - m);
+            sums4(x, dy, j, m, sl, &a0, &q0);
+            sums4(x, dy, j + 4, m, sl, &a1, &q1);
+            sums4(x, dy, j + 8, m, sl, &a2, &q2);
+            sums4(x, dy, j + 12, m, sl, &a3, &q3);
         }
-        s1 += lanes(a0, a1, a2, a3);
-        s2 += lanes(q0, q1, q2, q3);
+        t1 += lanes(a0, a1, a2, a3);
+        t2 += lanes(q0, q1, q2, q3);
     }
-    if (j + 4 <= n) {
-        const v4f z = {0, 0, 0, 0};
+    if (j + 4 <= n) { /* short rows (the denoiser's L = 12) and tails */
         v4f a0 = z, q0 = z;
-        for (; j + 4 <= n; j += 4) {
-            const v4f d0 = load4(dy + j);
-            a0 += d0;
-            q0 += d0 * (lrelu4(load4(x + j), sl) - m);
-        }
-        s1 += lanes(a0, z, z, z);
-        s2 += lanes(q0, z, z, z);
+        for (; j + 4 <= n; j += 4) sums4(x, dy, j, m, sl, &a0, &q0);
+        t1 += lanes(a0, z, z, z);
+        t2 += lanes(q0, z, z, z);
     }
     for (; j < n; j++) {
-        s1 += dy[j];
-        s2 += (double)dy[j] * (double)(lrelu1(x[j], slope) - mu);
+        const double a = lrelu1(x[j], slope), u = dy ? dy[j] : a;
+        t1 += u;
+        t2 += (dy ? u : a - mu) * (a - mu);
     }
-    *sdy = s1;
-    *sdyx = s2;
+    *s1 = t1;
+    *s2 = t2;
 }
 
 /* ---- batch norm ---------------------------------------------------------- */
@@ -185,15 +146,14 @@ static void row_grad_sums(const float *dy, const float *x, size_t n, float mu,
 static void channel_moments(double *mean, double *var, const float *x,
                             size_t ch, const pd_norm_shape *s) {
     const size_t count = s->n * s->sp;
-    double sum = 0.0, part, sq = 0.0;
+    double sum = 0.0, part, sd, sq = 0.0;
     for (size_t i = 0; i < s->n; i++) {
-        row_moments(x + (i * s->c + ch) * s->sp, s->sp, 0.0f, 1.0f, &part, NULL);
+        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, 0.0f, 1.0f, &part, &sd);
         sum += part;
     }
     const double mu = sum / (double)count;
     for (size_t i = 0; i < s->n; i++) {
-        double sd;
-        row_moments(x + (i * s->c + ch) * s->sp, s->sp, (float)mu, 1.0f, &part, &sd);
+        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, (float)mu, 1.0f, &part, &sd);
         sq += sd;
     }
     *mean = mu;
@@ -282,7 +242,7 @@ void pd_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta,
         for (size_t i = 0; i < s->n; i++) {
             const size_t off = (i * s->c + ch) * s->sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, s->sp, mu, 1.0f, &a, &b);
+            row_sums(x + off, dy + off, s->sp, mu, 1.0f, &a, &b);
             sdy += a;
             sdyx += b;
         }
@@ -322,7 +282,7 @@ void pd_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
         for (size_t i = 0; i < s->n; i++) {
             const size_t off = (i * s->c + ch) * s->sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, s->sp, mu, 1.0f, &a, &b);
+            row_sums(x + off, dy + off, s->sp, mu, 1.0f, &a, &b);
             sdy += a;
             sdyx += b * rs;
             if (dx)
@@ -356,9 +316,9 @@ void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         const float *xb = x + bi * count;
         float *yb = y + bi * count;
         double sum, sq;
-        row_moments(xb, count, 0.0f, slope, &sum, NULL);
+        row_sums(xb, NULL, count, 0.0f, slope, &sum, &sq);
         const double mu = sum / (double)count;
-        row_moments(xb, count, (float)mu, slope, &sum, &sq);
+        row_sums(xb, NULL, count, (float)mu, slope, &sum, &sq);
         const double rs = 1.0 / sqrt(sq / (double)count + (double)s->eps);
         if (mean) mean[bi] = (float)mu;
         if (rstd) rstd[bi] = (float)rs;
@@ -403,7 +363,7 @@ void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
             for (size_t k = 0; k < cpg; k++) {
                 const double gm = gamma ? gamma[ch0 + k] : 1.0;
                 double a, b;
-                row_grad_sums(dy + off + k * sp, x + off + k * sp, sp, mu, slope, &a, &b);
+                row_sums(x + off + k * sp, dy + off + k * sp, sp, mu, slope, &a, &b);
                 sg += gm * a;
                 sgx += gm * b;
             }
@@ -426,7 +386,7 @@ void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
             const size_t bi = i * groups + ch / cpg;
             const size_t off = (i * s->c + ch) * sp;
             double a, b;
-            row_grad_sums(dy + off, x + off, sp, mean[bi], slope, &a, &b);
+            row_sums(x + off, dy + off, sp, mean[bi], slope, &a, &b);
             sdy += a;
             sdyx += b * rstd[bi];
         }
