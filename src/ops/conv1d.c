@@ -45,14 +45,15 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
         /* tiny channels on both sides: GEMM packing and permutes would
          * cost more than the arithmetic */
         const size_t lout = pd_conv1d_lout(s);
-        if (s->cin * s->cout <= 64)
-            a = PD_CONV_DIRECT;
-        else if (lout >= 64 && s->n >= 2 * pd_sample_slots())
+        if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64)
             /* long rows (the autoencoder): the per-sample GEMMs are wide
              * enough and their data stays in cache (bench_conv ae 2
              * auto|sample: 64→8 L=726 30.4 → 21.5 ms, convT 64→64
-             * L=242→726 39.7 → 29.4 ms; at L = 12 it loses 2×) */
+             * L=242→726 39.7 → 29.4 ms, convT 8→8 (direct before)
+             * 10.7 → 4.6 ms; at L = 12 it loses 2×) */
             a = PD_CONV_SAMPLE;
+        else if (s->cin * s->cout <= 64)
+            a = PD_CONV_DIRECT;
         else if (s->cin >= 16 && lout > 32)
             a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
         else
@@ -214,10 +215,10 @@ static void im2col_backward(float *dx, float *dw, const float *dy,
 /* ---- SAMPLE ------------------------------------------------------------- */
 
 /* scratch: per worker a column matrix (cin*k, lout), then per worker a
- * partial dW (cout, cin*k) */
+ * partial dW (cout, cin*k) and a partial db (cout) */
 static size_t sample_scratch(const pd_conv1d_shape *s) {
     const size_t kdim = s->cin * s->k;
-    return pd_sample_slots() * (kdim * pd_conv1d_lout(s) + s->cout * kdim);
+    return pd_sample_slots() * (kdim * pd_conv1d_lout(s) + s->cout * kdim + s->cout);
 }
 
 static void sample_forward(float *y, const float *x, const float *w,
@@ -237,19 +238,23 @@ static void sample_forward(float *y, const float *x, const float *w,
     }
 }
 
-static void sample_backward(float *dx, float *dw, const float *dy,
+/* db is summed here too, while each dy_b is in cache */
+static void sample_backward(float *dx, float *dw, float *db, const float *dy,
                             const float *x, const float *w,
                             const pd_conv1d_shape *s, float *scratch) {
     const size_t lout = pd_conv1d_lout(s), kdim = s->cin * s->k;
     const size_t slots = pd_sample_slots();
     const pd_col1d_geom g1 = {1, s->cin, s->lin, s->k, s->stride, s->pad, lout};
     float *parts = scratch + slots * kdim * lout;
+    float *dbparts = parts + slots * s->cout * kdim;
     if (dw) memset(parts, 0, slots * s->cout * kdim * sizeof(float));
+    if (db) memset(dbparts, 0, slots * s->cout * sizeof(float));
 #pragma omp parallel for schedule(static) num_threads((int)slots)
     for (size_t bi = 0; bi < s->n; bi++) {
         const size_t slot = pd_sample_slot();
         float *col = scratch + slot * kdim * lout;
         const float *dyb = dy + bi * s->cout * lout;
+        if (db) pd_bias_grad_add(dbparts + slot * s->cout, dyb, 1, s->cout, lout);
         if (dw) {
             pd_im2col1d(col, x + bi * s->cin * s->lin, &g1);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cout,
@@ -264,6 +269,7 @@ static void sample_backward(float *dx, float *dw, const float *dy,
         }
     }
     if (dw) pd_sum_partials(dw, parts, slots, s->cout * kdim);
+    if (db) pd_sum_partials(db, dbparts, slots, s->cout);
 }
 
 /* ---- DIRECT ------------------------------------------------------------- */
@@ -645,17 +651,19 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
                         float *scratch) {
     const size_t lout = pd_conv1d_lout(s);
     if (s->n == 0 || lout == 0 || s->cout == 0) return;
+    const pd_conv_algo algo = s->cin ? pd_conv1d_algo(s) : PD_CONV_DIRECT;
+    if (algo == PD_CONV_SAMPLE) {
+        sample_backward(dx, dw, db, dy, x, w, s, scratch);
+        return;
+    }
     if (db) pd_bias_grad_add(db, dy, s->n, s->cout, lout);
     if (s->cin == 0 || (!dx && !dw)) return;
-    switch (pd_conv1d_algo(s)) {
+    switch (algo) {
     case PD_CONV_SHIFT:
         shift_backward(dx, dw, dy, x, w, s, scratch);
         break;
     case PD_CONV_IM2COL:
         im2col_backward(dx, dw, dy, x, w, s, scratch);
-        break;
-    case PD_CONV_SAMPLE:
-        sample_backward(dx, dw, dy, x, w, s, scratch);
         break;
     default:
         direct_backward(dx, dw, dy, x, w, s, scratch);

@@ -83,20 +83,25 @@ static void sample_forward(float *y, const float *x, const float *w,
     }
 }
 
-static void sample_backward(float *dx, float *dw, const float *dy,
+/* db is summed here too, while each dy_b is in cache */
+static void sample_backward(float *dx, float *dw, float *db, const float *dy,
                             const float *x, const float *w,
                             const pd_convt1d_shape *s, float *scratch) {
     pd_col1d_geom g1 = convt1d_geom(s);
     g1.n = 1;
     const size_t kdim = s->cout * s->k, lout = g1.lin, slots = pd_sample_slots();
     float *parts = scratch + slots * kdim * s->lin;
+    float *dbparts = parts + slots * s->cin * kdim;
     if (dw) memset(parts, 0, slots * s->cin * kdim * sizeof(float));
+    if (db) memset(dbparts, 0, slots * s->cout * sizeof(float));
 #pragma omp parallel for schedule(static) num_threads((int)slots)
     for (size_t bi = 0; bi < s->n; bi++) {
         const size_t slot = pd_sample_slot();
         float *col = scratch + slot * kdim * s->lin;
-        const float *xb = x + bi * s->cin * s->lin;
-        pd_im2col1d(col, dy + bi * s->cout * lout, &g1);
+        const float *xb = x + bi * s->cin * s->lin, *dyb = dy + bi * s->cout * lout;
+        if (db) pd_bias_grad_add(dbparts + slot * s->cout, dyb, 1, s->cout, lout);
+        if (!dw && !dx) continue;
+        pd_im2col1d(col, dyb, &g1);
         if (dw)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->cin,
                         (int)kdim, (int)s->lin, 1.0f, xb, (int)s->lin, col,
@@ -107,6 +112,7 @@ static void sample_backward(float *dx, float *dw, const float *dy,
                         (int)s->lin, 1.0f, dx + bi * s->cin * s->lin, (int)s->lin);
     }
     if (dw) pd_sum_partials(dw, parts, slots, s->cin * kdim);
+    if (db) pd_sum_partials(db, dbparts, slots, s->cout);
 }
 
 /* ---- direct loops (tiny channel counts) --------------------------------- */
@@ -132,8 +138,9 @@ size_t pd_convt1d_scratch(const pd_convt1d_shape *s) {
         size_t a = pd_direct_scratch(&g), b = pd_direct_scratch(&gt);
         return s->cin * s->cout * s->k + (a > b ? a : b);
     }
-    if (convt1d_sample(s))
-        return pd_sample_slots() * (s->cout * s->k * s->lin + s->cin * s->cout * s->k);
+    if (convt1d_sample(s)) /* per worker: col, partial dW, partial db */
+        return pd_sample_slots() *
+               (s->cout * s->k * s->lin + s->cin * s->cout * s->k + s->cout);
     return s->cout * s->k * cols + s->cin * cols;
 }
 
@@ -200,14 +207,14 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
     const pd_col1d_geom g = convt1d_geom(s);
     const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
+    if (s->cin > 0 && convt1d_sample(s)) {
+        sample_backward(dx, dw, db, dy, x, w, s, scratch);
+        return;
+    }
     if (db) pd_bias_grad_add(db, dy, s->n, s->cout, g.lin);
     if (ncols == 0 || s->cin == 0 || kdim == 0 || (!dx && !dw)) return;
     if (convt1d_direct(s)) {
         direct_backward(dx, dw, dy, x, w, s, scratch);
-        return;
-    }
-    if (convt1d_sample(s)) {
-        sample_backward(dx, dw, dy, x, w, s, scratch);
         return;
     }
     float *col = scratch;              /* (cout*k, n*lin) */
