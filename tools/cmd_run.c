@@ -152,8 +152,10 @@ int cmd_run(int argc, char **argv) {
     pd_eval_result r;
     if ((st = pd_eval(&eo, &r))) return cli_error(st);
     print_results(&r);
-    printf("\nwall time (s): collect %.1f, train %.1f, generate %.1f, eval %.1f\n", secs[0],
-           secs[1], secs[2], r.seconds_eval);
+    char t[3][24];
+    printf("\nwall time (s): collect %s, train %s, generate %s, eval %.1f\n",
+           pd_eval_secs(t[0], secs[0]), pd_eval_secs(t[1], secs[1]), pd_eval_secs(t[2], secs[2]),
+           r.seconds_eval);
     printf("results: %s/results.md, %s/results.json, figures in %s/figures/\n", run, run, run);
     return 0;
 }

@@ -160,6 +160,14 @@ static void add_stats(cJSON *o, const char *key, pd_stats s) {
     cJSON_AddNumberToObject(x, "count", (double)s.n);
 }
 
+const char *pd_eval_secs(char buf[24], double seconds) {
+    if (isfinite(seconds))
+        snprintf(buf, 24, "%.1f", seconds);
+    else
+        snprintf(buf, 24, "n/a");
+    return buf;
+}
+
 static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
                                const model_eval *orig, size_t K, const model_eval *gen,
                                size_t N, const double *gen_dist) {
@@ -224,7 +232,7 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     free(text);
     if (st) return st;
 
-    char md[8192];
+    char md[8192], t[3][24];
     int n = snprintf(md, sizeof md,
         "# p-diff results\n\n"
         "Test accuracy (%%) on %s.\n\n"
@@ -245,7 +253,7 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
         "| fine-tuned nearest original: max IoU / accuracy | %.4f / %.2f |\n\n"
         "## Parameter space\n\nMean L2 distance to the nearest original: generated %.4g, "
         "originals (to another original) %.4g.\n\n"
-        "## Wall time (s)\n\ncollect %.1f, train %.1f, generate %.1f, eval %.1f\n",
+        "## Wall time (s)\n\ncollect %s, train %s, generate %s, eval %.1f\n",
         o->data_dir ? o->data_dir : "the manifest's dataset",
         K, r->original.best, r->original.mean, r->original.median, r->original.worst,
         r->pdiff.n, r->pdiff.best, r->pdiff.mean, r->pdiff.median, r->pdiff.worst,
@@ -253,8 +261,8 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
         r->nonfinite, r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig, r->iou_gen_orig_max,
         r->noise_iou_max[0], r->noise_iou_max[1], r->noise_iou_max[2], r->noise_acc[0],
         r->noise_acc[1], r->noise_acc[2], r->finetune_iou_max, r->finetune_acc,
-        r->dist_gen_nearest, r->dist_orig_nearest, o->seconds[0], o->seconds[1], o->seconds[2],
-        r->seconds_eval);
+        r->dist_gen_nearest, r->dist_orig_nearest, pd_eval_secs(t[0], o->seconds[0]),
+        pd_eval_secs(t[1], o->seconds[1]), pd_eval_secs(t[2], o->seconds[2]), r->seconds_eval);
     snprintf(path, sizeof path, "%s/results.md", o->out_dir);
     return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
 }

@@ -46,6 +46,10 @@ typedef struct {
     char figures_error[512];
 } pd_eval_result;
 
+/* "12.3", or "n/a" for a wall time that is not known (NaN: a stage run
+ * outside this pipeline); returns buf */
+const char *pd_eval_secs(char buf[24], double seconds);
+
 void pd_eval_defaults(pd_eval_opts *o);
 pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r);
 
