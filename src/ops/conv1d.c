@@ -1,6 +1,6 @@
 /*
  * conv1d.c — 1-D convolution (torch.nn.functional.conv1d, dilation 1,
- * groups 1), forward and backward, with three algorithms (pd_conv1d_algo):
+ * groups 1), forward and backward, with four algorithms (pd_conv1d_algo):
  *
  * SHIFT (stride 1): x is copied once into a zero-padded channel-major
  *   matrix Xp (cin, n*S + pad), each sample occupying S = max(lin + pad,
@@ -15,8 +15,8 @@
  *   backward dW += dY' colᵀ, dcol = Wᵀ dY', dx += col2im(dcol).
  * SAMPLE (any stride): threads over samples; per sample
  *   col_b = im2col(x_b) (cin*k, lout) in the worker's scratch and
- *   y_b = W col_b, already y's layout; backward dW += dY_b col_bᵀ per
- *   worker, dcol_b = Wᵀ dY_b, dx_b += col2im(dcol_b).
+ *   y_b = W col_b, already y's layout; backward dW += dY_b col_bᵀ and
+ *   db += Σ dY_b per worker, dcol_b = Wᵀ dY_b, dx_b += col2im(dcol_b).
  * DIRECT (tiny channel counts): plain loops, no GEMM (im2col.h).
  *
  * SAMPLE calls BLAS inside an OpenMP loop (the OpenMP build of OpenBLAS
@@ -42,8 +42,6 @@ void pd_conv1d_force_algo(pd_conv_algo a) { forced_algo = a; }
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
     pd_conv_algo a = forced_algo;
     if (a == PD_CONV_AUTO) {
-        /* tiny channels on both sides: GEMM packing and permutes would
-         * cost more than the arithmetic */
         const size_t lout = pd_conv1d_lout(s);
         if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64)
             /* long rows (the autoencoder): the per-sample GEMMs are wide
@@ -53,6 +51,8 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
              * 10.7 → 4.6 ms; at L = 12 it loses 2×) */
             a = PD_CONV_SAMPLE;
         else if (s->cin * s->cout <= 64)
+            /* tiny channels on both sides: GEMM packing and permutes
+             * would cost more than the arithmetic */
             a = PD_CONV_DIRECT;
         else if (s->cin >= 16 && lout > 32)
             a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
