@@ -152,6 +152,7 @@ typedef struct {
     char phase[32];
     double start, last_print;
     long last_done;
+    long start_done; /* done at the first report of the phase (> 0 on resume) */
 } progress_state;
 
 static progress_state prog;
@@ -173,11 +174,17 @@ static void progress_fn(void *ctx, const char *phase, long done, long total, con
         if (prog.tty && prog.phase[0]) fputc('\n', stderr);
         snprintf(prog.phase, sizeof prog.phase, "%s", phase);
         prog.start = now;
+        prog.start_done = done;
         prog.last_print = 0;
     }
     prog.last_done = done;
     double frac = total > 0 ? (double)done / (double)total : 0.0;
-    double eta = frac > 0 ? (now - prog.start) * (1.0 - frac) / frac : -1;
+    /* the rate since the phase's first report (a resumed phase starts
+     * part-way); unknown (--:--) until there is a rate */
+    double eta = done > prog.start_done
+                     ? (now - prog.start) / (double)(done - prog.start_done) *
+                           (double)(total - done)
+                     : -1;
     char e[64], el[64];
     fmt_time(e, sizeof e, eta);
     fmt_time(el, sizeof el, now - prog.start);
