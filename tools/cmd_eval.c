@@ -27,9 +27,12 @@ void print_results(const pd_eval_result *r) {
     printf("IoU of wrong predictions: orig-orig %.3f  gen-gen %.3f  gen-orig %.3f  "
            "gen max-to-orig %.3f\n", r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig,
            r->iou_gen_orig_max);
-    printf("baselines, max IoU to originals: noise 0.01 %.3f, 0.05 %.3f, 0.1 %.3f; "
-           "fine-tuned %.3f\n", r->noise_iou_max[0], r->noise_iou_max[1], r->noise_iou_max[2],
-           r->finetune_iou_max);
+    if (isnan(r->finetune_iou_max))
+        printf("baselines: not computed (--no-baselines)\n");
+    else
+        printf("baselines, max IoU to originals: noise 0.01 %.3f, 0.05 %.3f, 0.1 %.3f; "
+               "fine-tuned %.3f\n", r->noise_iou_max[0], r->noise_iou_max[1],
+               r->noise_iou_max[2], r->finetune_iou_max);
     printf("L2 to nearest original: generated %.4g, originals %.4g\n", r->dist_gen_nearest,
            r->dist_orig_nearest);
     if (!r->figures_ok) fprintf(stderr, "pdiff: warning: figures not drawn: %s\n", r->figures_error);

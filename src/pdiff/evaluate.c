@@ -232,7 +232,16 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     free(text);
     if (st) return st;
 
-    char md[8192], t[3][24];
+    char md[8192], t[3][24], bl[3][80];
+    if (isnan(r->finetune_iou_max)) { /* --no-baselines */
+        for (int i = 0; i < 3; i++) snprintf(bl[i], sizeof bl[i], "not computed");
+    } else {
+        snprintf(bl[0], sizeof bl[0], "%.4f / %.4f / %.4f", r->noise_iou_max[0],
+                 r->noise_iou_max[1], r->noise_iou_max[2]);
+        snprintf(bl[1], sizeof bl[1], "%.2f / %.2f / %.2f", r->noise_acc[0], r->noise_acc[1],
+                 r->noise_acc[2]);
+        snprintf(bl[2], sizeof bl[2], "%.4f / %.2f", r->finetune_iou_max, r->finetune_acc);
+    }
     int n = snprintf(md, sizeof md,
         "# p-diff results\n\n"
         "Test accuracy (%%) on %s.\n\n"
@@ -248,9 +257,9 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
         "| pair | mean IoU |\n|---|---|\n| original–original | %.4f |\n"
         "| generated–generated | %.4f |\n| generated–original | %.4f |\n"
         "| generated: max IoU to any original | %.4f |\n"
-        "| noise 0.01 / 0.05 / 0.1 on nearest original: max IoU | %.4f / %.4f / %.4f |\n"
-        "| noise 0.01 / 0.05 / 0.1: mean accuracy | %.2f / %.2f / %.2f |\n"
-        "| fine-tuned nearest original: max IoU / accuracy | %.4f / %.2f |\n\n"
+        "| noise 0.01 / 0.05 / 0.1 on nearest original: max IoU | %s |\n"
+        "| noise 0.01 / 0.05 / 0.1: mean accuracy | %s |\n"
+        "| fine-tuned nearest original: max IoU / accuracy | %s |\n\n"
         "## Parameter space\n\nMean L2 distance to the nearest original: generated %.4g, "
         "originals (to another original) %.4g.\n\n"
         "## Wall time (s)\n\ncollect %s, train %s, generate %s, eval %.1f\n",
@@ -259,9 +268,7 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
         r->pdiff.n, r->pdiff.best, r->pdiff.mean, r->pdiff.median, r->pdiff.worst,
         r->original.best, r->ensemble, r->selected, r->test_selected, r->below_worst, N,
         r->nonfinite, r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig, r->iou_gen_orig_max,
-        r->noise_iou_max[0], r->noise_iou_max[1], r->noise_iou_max[2], r->noise_acc[0],
-        r->noise_acc[1], r->noise_acc[2], r->finetune_iou_max, r->finetune_acc,
-        r->dist_gen_nearest, r->dist_orig_nearest, pd_eval_secs(t[0], o->seconds[0]),
+        bl[0], bl[1], bl[2], r->dist_gen_nearest, r->dist_orig_nearest, pd_eval_secs(t[0], o->seconds[0]),
         pd_eval_secs(t[1], o->seconds[1]), pd_eval_secs(t[2], o->seconds[2]), r->seconds_eval);
     snprintf(path, sizeof path, "%s/results.md", o->out_dir);
     return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
