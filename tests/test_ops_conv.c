@@ -597,6 +597,22 @@ static void test_maxpool_exact(void **state) {
     assert_floats(y2, (const float[]){9, 9}, 2);
     pd_maxpool2d_backward(dx2, (const float[]){0.5f, 2}, am2, &s2);
     assert_floats(dx2, (const float[]){0, 2.5f, 0, 0, 0, 0}, 6);
+    /* NaN wins, the last NaN of the window in row-major order: through the
+     * unrolled 2×2 stride-2 path and the generic loop (k 2, stride 3 on a
+     * 2×2 plane gives the same single window) */
+    const float nn = NAN;
+    const float x3[8] = {1, nn, 3, nn, /* window (0,1,2,3) as a 2×2 plane */
+                         nn, 5, 2, 1};
+    const pd_pool2d_shape fast = {2, 1, 2, 2, 2, 2}, generic = {2, 1, 2, 2, 2, 3};
+    const pd_pool2d_shape *ps[2] = {&fast, &generic};
+    for (int v = 0; v < 2; v++) {
+        float y3[2];
+        int32_t am3[2];
+        pd_maxpool2d_forward(y3, am3, x3, ps[v]);
+        assert_true(isnan(y3[0]) && isnan(y3[1]));
+        assert_int_equal(am3[0], 3); /* the last of the two NaNs */
+        assert_int_equal(am3[1], 4); /* a NaN first: numbers never replace it */
+    }
 }
 
 static void test_gap_exact(void **state) {

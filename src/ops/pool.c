@@ -26,12 +26,51 @@ size_t pd_pool2d_wout(const pd_pool2d_shape *s) {
     return (s->w - s->k) / s->stride + 1;
 }
 
+/* one candidate of a window, in row-major order: PyTorch's rule keeps the
+ * first maximum and lets a NaN win (v != v) */
+static inline void take(const float *xp, size_t i, float *bv, size_t *best) {
+    const float v = xp[i];
+    if (v > *bv || v != v) {
+        *bv = v;
+        *best = i;
+    }
+}
+
+/* the 2×2, stride-2 pooling of every CNN here, unrolled: the generic loop
+ * below spends most of its time on loop control for 4-element windows */
+static void maxpool2x2(float *y, int32_t *argmax, const float *x, const pd_pool2d_shape *s,
+                       size_t ho, size_t wo) {
+    const size_t planes = s->n * s->c, hw = s->h * s->w, w = s->w;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * hw;
+        float *yp = y + p * ho * wo;
+        int32_t *ap = argmax + p * ho * wo;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                const size_t i0 = 2 * oy * w + 2 * ox;
+                size_t best = i0;
+                float bv = xp[i0];
+                take(xp, i0 + 1, &bv, &best);
+                take(xp, i0 + w, &bv, &best);
+                take(xp, i0 + w + 1, &bv, &best);
+                yp[oy * wo + ox] = bv;
+                ap[oy * wo + ox] = (int32_t)(p * hw + best);
+            }
+        }
+    }
+}
+
 /* x (n, c, h, w) → y (n, c, ho, wo), argmax (n, c, ho, wo) */
 void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                           const pd_pool2d_shape *s) {
     const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
     const size_t planes = s->n * s->c, hw = s->h * s->w;
     if (ho == 0 || wo == 0 || s->k == 0) return;
+    if (s->k == 2 && s->stride == 2) {
+        maxpool2x2(y, argmax, x, s, ho, wo);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
     for (size_t p = 0; p < planes; p++) {
         const float *xp = x + p * hw;
@@ -43,11 +82,7 @@ void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                 for (size_t ky = 0; ky < s->k; ky++) {
                     for (size_t kx = 0; kx < s->k; kx++) {
                         size_t i = (y0 + ky) * s->w + x0 + kx;
-                        float v = xp[i];
-                        if (v > bv || isnan(v)) { /* PyTorch's rule */
-                            bv = v;
-                            best = i;
-                        }
+                        take(xp, i, &bv, &best);
                     }
                 }
                 size_t o = (p * ho + oy) * wo + ox;
