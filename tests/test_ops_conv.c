@@ -615,6 +615,46 @@ static void test_maxpool_exact(void **state) {
     }
 }
 
+/* the fused inference op equals batch norm (eval) → ReLU → max-pool
+ * exactly, with weights of both signs (a falling affine map pools the
+ * minimum) */
+static void test_bn_relu_maxpool_eval(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 23, 0);
+    const pd_pool2d_shape shapes[] = {{3, 6, 7, 8, 2, 2}, {2, 4, 9, 7, 3, 2}};
+    for (size_t si = 0; si < 2; si++) {
+        const pd_pool2d_shape s = shapes[si];
+        const size_t nx = s.n * s.c * s.h * s.w;
+        const size_t ny = s.n * s.c * pd_pool2d_hout(&s) * pd_pool2d_wout(&s);
+        float *x = alloc_floats(nx), *h = alloc_floats(nx), *h2 = alloc_floats(nx);
+        float *y = alloc_floats(ny), *yf = alloc_floats(ny);
+        float *ga = alloc_floats(s.c), *be = alloc_floats(s.c);
+        float *rm = alloc_floats(s.c), *rv = alloc_floats(s.c);
+        int32_t *am = malloc(ny * sizeof(int32_t));
+        assert_non_null(am);
+        tu_fill(&r, x, nx, -2.0f, 2.0f);
+        tu_fill(&r, ga, s.c, -1.5f, 1.5f); /* both signs */
+        tu_fill(&r, be, s.c, -0.5f, 0.5f);
+        tu_fill(&r, rm, s.c, -0.5f, 0.5f);
+        tu_fill(&r, rv, s.c, 0.5f, 2.0f);
+        const pd_norm_shape ns = {s.n, s.c, s.h * s.w, 1e-5f};
+        pd_batchnorm_forward_eval(h, x, ga, be, rm, rv, &ns);
+        pd_act_forward(h2, h, nx, PD_ACT_RELU, 0.0f);
+        pd_maxpool2d_forward(y, am, h2, &s);
+        pd_bn_relu_maxpool_eval(yf, x, ga, be, rm, rv, 1e-5f, &s);
+        int positive = 0;
+        for (size_t i = 0; i < ny; i++) {
+            assert_true(yf[i] == y[i]);
+            positive += y[i] > 0.0f;
+        }
+        assert_true(positive > 0 && (size_t)positive < ny); /* both ReLU sides */
+        float *all[] = {x, h, h2, y, yf, ga, be, rm, rv};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+        free(am);
+    }
+}
+
 static void test_gap_exact(void **state) {
     (void)state;
     const float x[6] = {1, 2, 3, 4, 5, 6};
@@ -684,6 +724,7 @@ int main(void) {
         cmocka_unit_test(test_convt1d_exact),
         cmocka_unit_test(test_im2col_layout),
         cmocka_unit_test(test_maxpool_exact),
+        cmocka_unit_test(test_bn_relu_maxpool_eval),
         cmocka_unit_test(test_gap_exact),
         cmocka_unit_test(test_linear_exact),
         cmocka_unit_test(test_linear_vs_ref),

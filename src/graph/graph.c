@@ -308,6 +308,22 @@ pd_val *pd_g_maxpool2d(pd_graph *g, pd_val *x, size_t k, size_t stride) {
     return y;
 }
 
+pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                  const float *running_mean, const float *running_var,
+                                  float eps, size_t k, size_t stride) {
+    if (g->grad) { /* the fused kernel has no backward: the three ops */
+        pd_val *h = pd_g_batchnorm(g, x, gamma, beta, (float *)running_mean,
+                                   (float *)running_var, 0, 0.0f, eps);
+        return pd_g_maxpool2d(g, pd_g_act(g, h, PD_ACT_RELU, 0.0f), k, stride);
+    }
+    pd_pool2d_shape s = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], k, stride};
+    size_t shp[4] = {s.n, s.c, pd_pool2d_hout(&s), pd_pool2d_wout(&s)};
+    OUT(g, 4, shp, x, gamma, beta);
+    pd_bn_relu_maxpool_eval(y->v, x->v, VAL(gamma), VAL(beta), running_mean, running_var,
+                            eps, &s);
+    return y;
+}
+
 pd_val *pd_g_gap(pd_graph *g, pd_val *x) {
     size_t shp[2] = {x->shape[0], x->shape[1]};
     OUT(g, 2, shp, x, NULL, NULL);

@@ -66,6 +66,11 @@ pd_val *pd_g_convt1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
 pd_val *pd_g_conv2d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                     size_t stride, size_t pad);
 pd_val *pd_g_maxpool2d(pd_graph *g, pd_val *x, size_t k, size_t stride);
+/* max_pool2d(relu(batch_norm in eval mode)) fused, when the graph records
+ * no gradients (evaluation); with gradients on, the three ops */
+pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                  const float *running_mean, const float *running_var,
+                                  float eps, size_t k, size_t stride);
 pd_val *pd_g_gap(pd_graph *g, pd_val *x); /* (n, c, ...) → (n, c) */
 /* batch norm over (n, c, rest...). train: batch statistics, running stats
  * updated (momentum); eval: running statistics. gamma/beta may be NULL. */

@@ -27,9 +27,7 @@ static pd_val *cnn_stage(pd_net *net, pd_graph *g, pd_val *x, int stage, int tra
     if (stage < 6) {
         int blk = stage / 2;
         if (stage % 2 == 0) return pd_nn_conv2d(net, g, x, conv[blk], 1, 1);
-        x = pd_nn_bn(net, g, x, bn[blk], train);
-        x = pd_g_act(g, x, PD_ACT_RELU, 0.0f);
-        return pd_g_maxpool2d(g, x, 2, 2);
+        return pd_nn_bn_relu_pool(net, g, x, bn[blk], train);
     }
     if (stage == 6) {
         size_t shp[2] = {x->shape[0], x->numel / x->shape[0]};

@@ -74,6 +74,15 @@ pd_val *pd_nn_bn(pd_net *net, pd_graph *g, pd_val *x, const char *name, int trai
                           train, net->bn_momentum, net->bn_eps);
 }
 
+pd_val *pd_nn_bn_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train) {
+    if (train) return pd_g_maxpool2d(g, pd_g_act(g, pd_nn_bn(net, g, x, name, 1), PD_ACT_RELU,
+                                                 0.0f), 2, 2);
+    pd_tensor *w = need(net, name, "weight"), *b = need(net, name, "bias");
+    pd_tensor *rm = need(net, name, "running_mean"), *rv = need(net, name, "running_var");
+    return pd_g_bn_relu_maxpool_eval(g, x, pd_g_param(g, w), pd_g_param(g, b), rm->data,
+                                     rv->data, net->bn_eps, 2, 2);
+}
+
 static int is_norm_affine(const pd_tensor *t) {
     /* a normalization layer's weight or bias: 1-D, with running stats beside */
     const char *dot = strrchr(t->name, '.');

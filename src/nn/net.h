@@ -59,6 +59,8 @@ pd_val *pd_nn_conv2d(pd_net *net, pd_graph *g, pd_val *x, const char *name,
                      size_t stride, size_t pad);
 pd_val *pd_nn_linear(pd_net *net, pd_graph *g, pd_val *x, const char *name);
 pd_val *pd_nn_bn(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train);
+/* BatchNorm → ReLU → 2×2 max-pool (fused in evaluation, see graph.h) */
+pd_val *pd_nn_bn_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train);
 /* register helpers (shapes in PyTorch order) */
 pd_status pd_nn_add_conv2d(pd_net *net, const char *name, size_t cin,
                            size_t cout, size_t k, int bias);

@@ -80,6 +80,13 @@ size_t pd_pool2d_wout(const pd_pool2d_shape *s);
  * flat input index chosen, for backward. */
 void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                           const pd_pool2d_shape *s);
+/* y = max_pool2d(relu(batch_norm_eval(x))) in one pass, for inference (no
+ * argmax, no backward); the same values as the three ops for finite x
+ * (pool.c says why). gamma, beta may be NULL. */
+void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
+                             const float *beta, const float *running_mean,
+                             const float *running_var, float eps,
+                             const pd_pool2d_shape *s);
 void pd_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                            const pd_pool2d_shape *s);
 

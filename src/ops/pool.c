@@ -128,3 +128,40 @@ void pd_gap_backward(float *dx, const float *dy, size_t n, size_t c, size_t sp) 
         for (size_t i = 0; i < sp; i++) dx[r * sp + i] += g;
     }
 }
+
+/* Inference only. f(v) = relu((v − rm)·a + b), a = γ/√(rv + ε), is the
+ * same arithmetic as pd_batchnorm_forward_eval then ReLU, and it is
+ * monotonic in v even after float rounding: rising for a ≥ 0, falling for
+ * a < 0. So a window's maximum of f is f of the window's max (a ≥ 0) or
+ * min (a < 0), and each input is read once instead of passing through two
+ * intermediate tensors. */
+void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
+                             const float *beta, const float *running_mean,
+                             const float *running_var, float eps,
+                             const pd_pool2d_shape *s) {
+    const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
+    const size_t planes = s->n * s->c, hw = s->h * s->w;
+    if (ho == 0 || wo == 0 || s->k == 0) return;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const size_t ch = p % s->c;
+        const double rs = 1.0 / sqrt((double)running_var[ch] + (double)eps);
+        const float a = (float)rs * (gamma ? gamma[ch] : 1.0f);
+        const float b = beta ? beta[ch] : 0.0f, mu = running_mean[ch];
+        const int rising = a >= 0.0f;
+        const float *xp = x + p * hw;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                const float *win = xp + oy * s->stride * s->w + ox * s->stride;
+                float e = win[0];
+                for (size_t ky = 0; ky < s->k; ky++)
+                    for (size_t kx = 0; kx < s->k; kx++) {
+                        const float v = win[ky * s->w + kx];
+                        if (rising ? v > e : v < e) e = v;
+                    }
+                const float t = (e - mu) * a + b;
+                y[(p * ho + oy) * wo + ox] = t < 0.0f ? 0.0f : t;
+            }
+        }
+    }
+}
