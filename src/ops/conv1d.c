@@ -28,6 +28,7 @@
 
 #include "ops/im2col.h"
 #include "ops/ops.h"
+#include "ops/vec4.h"
 
 /* work (multiply-adds or floats moved) below which a direct loop stays on
  * one thread (see im2col.c) */
@@ -273,18 +274,6 @@ static void sample_backward(float *dx, float *dw, float *db, const float *dy,
 }
 
 /* ---- DIRECT ------------------------------------------------------------- */
-
-/* Four floats in one SSE register (GCC/Clang vector extension). -O2 does
- * not vectorise loops of unknown length, so the hot loops say it. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v); /* unaligned load */
-    return v;
-}
-
-static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
 
 /* outputs are produced in chunks of CHUNK positions (4 registers) */
 #define CHUNK 16

@@ -20,7 +20,7 @@
 
 #include <math.h>
 
-#include <string.h>
+#include "ops/vec4.h"
 
 /* below this many elements a kernel runs on one thread */
 enum { NORM_PAR_MIN = 1 << 15 };
@@ -31,16 +31,7 @@ enum { NORM_PAR_MIN = 1 << 15 };
  * sums are added in double: several times faster than a scalar double
  * loop, as accurate for rows of any length, and in a fixed order. */
 
-typedef float v4f __attribute__((vector_size(16)));
 #define SUM_BLOCK 256
-
-static inline v4f load4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v); /* unaligned load */
-    return v;
-}
-
-typedef int v4i __attribute__((vector_size(16)));
 
 /* LeakyReLU with slope 1 is the identity, exactly (x * 1 == x) */
 static inline v4f lrelu4(v4f x, v4f slope) {
@@ -49,8 +40,6 @@ static inline v4f lrelu4(v4f x, v4f slope) {
 }
 
 static inline float lrelu1(float x, float slope) { return x > 0.0f ? x : x * slope; }
-
-static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
 
 /* lrelu'(x): 1 where x > 0, else slope */
 static inline v4f lrelu_grad4(v4f x, v4f slope) {

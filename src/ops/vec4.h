@@ -1,0 +1,23 @@
+/*
+ * vec4.h — four floats in one SSE register (GCC/Clang vector extension),
+ * for the hand-vectorised loops of src/ops: the compiler does not
+ * vectorise reductions (that would reorder float sums) nor loops with a
+ * branch it may not if-convert, so those loops say it themselves.
+ */
+#ifndef PD_VEC4_H
+#define PD_VEC4_H
+
+#include <string.h>
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v); /* unaligned load */
+    return v;
+}
+
+static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
+#endif
