@@ -87,13 +87,17 @@ static inline double lanes(v4f a, v4f b, v4f c, v4f d) {
 
 /* With a = lrelu(x) (slope 1: a = x), over one row of n values:
  *   dy == NULL: *s1 = Σ a,  *s2 = Σ (a − mu)²
- *   otherwise:  *s1 = Σ dy, *s2 = Σ dy (a − mu)                          */
+ *   otherwise:  *s1 = Σ dy, *s2 = Σ dy (a − mu)
+ * s2 may be NULL (a mean pass): then only s1 is summed.                 */
 static inline void sums4(const float *x, const float *dy, size_t j, v4f m, v4f sl,
                          v4f *s, v4f *q) {
-    const v4f a = lrelu4(load4(x + j), sl), d = a - m;
+    const v4f a = lrelu4(load4(x + j), sl);
     const v4f u = dy ? load4(dy + j) : a;
     *s += u;
-    *q += (dy ? u : d) * d;
+    if (q) {
+        const v4f d = a - m;
+        *q += (dy ? u : d) * d;
+    }
 }
 
 static void row_sums(const float *x, const float *dy, size_t n, float mu, float slope,
@@ -105,18 +109,19 @@ static void row_sums(const float *x, const float *dy, size_t n, float mu, float 
     while (j + 16 <= n) {
         const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
         v4f a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
+        const int sq = s2 != NULL;
         for (; j + 16 <= end; j += 16) {
-            sums4(x, dy, j, m, sl, &a0, &q0);
-            sums4(x, dy, j + 4, m, sl, &a1, &q1);
-            sums4(x, dy, j + 8, m, sl, &a2, &q2);
-            sums4(x, dy, j + 12, m, sl, &a3, &q3);
+            sums4(x, dy, j, m, sl, &a0, sq ? &q0 : NULL);
+            sums4(x, dy, j + 4, m, sl, &a1, sq ? &q1 : NULL);
+            sums4(x, dy, j + 8, m, sl, &a2, sq ? &q2 : NULL);
+            sums4(x, dy, j + 12, m, sl, &a3, sq ? &q3 : NULL);
         }
         t1 += lanes(a0, a1, a2, a3);
         t2 += lanes(q0, q1, q2, q3);
     }
     if (j + 4 <= n) { /* short rows (the denoiser's L = 12) and tails */
         v4f a0 = z, q0 = z;
-        for (; j + 4 <= n; j += 4) sums4(x, dy, j, m, sl, &a0, &q0);
+        for (; j + 4 <= n; j += 4) sums4(x, dy, j, m, sl, &a0, s2 ? &q0 : NULL);
         t1 += lanes(a0, z, z, z);
         t2 += lanes(q0, z, z, z);
     }
@@ -126,7 +131,7 @@ static void row_sums(const float *x, const float *dy, size_t n, float mu, float 
         t2 += (dy ? u : a - mu) * (a - mu);
     }
     *s1 = t1;
-    *s2 = t2;
+    if (s2) *s2 = t2;
 }
 
 /* ---- batch norm ---------------------------------------------------------- */
@@ -137,7 +142,7 @@ static void channel_moments(double *mean, double *var, const float *x,
     const size_t count = s->n * s->sp;
     double sum = 0.0, part, sd, sq = 0.0;
     for (size_t i = 0; i < s->n; i++) {
-        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, 0.0f, 1.0f, &part, &sd);
+        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, 0.0f, 1.0f, &part, NULL);
         sum += part;
     }
     const double mu = sum / (double)count;
@@ -305,7 +310,7 @@ void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         const float *xb = x + bi * count;
         float *yb = y + bi * count;
         double sum, sq;
-        row_sums(xb, NULL, count, 0.0f, slope, &sum, &sq);
+        row_sums(xb, NULL, count, 0.0f, slope, &sum, NULL);
         const double mu = sum / (double)count;
         row_sums(xb, NULL, count, (float)mu, slope, &sum, &sq);
         const double rs = 1.0 / sqrt(sq / (double)count + (double)s->eps);
