@@ -244,15 +244,12 @@ static double gc_loss(void *ctx) {
     return tu_dot(y->v, c->r, y->numel);
 }
 
-/* Σ |y·r|: the scale of the loss's rounding noise (the loss itself can be
- * near zero by cancellation) */
+/* Σ |y·r|, the scale of the loss's rounding noise */
 static double gc_loss_scale(void *ctx) {
     gc_ctx *c = ctx;
     pd_val *xv;
     pd_val *y = gc_forward(c, &xv, 0);
-    double s = 0.0;
-    for (size_t i = 0; i < y->numel; i++) s += fabs((double)y->v[i] * c->r[i]);
-    return s;
+    return tu_dot_abs(y->v, c->r, y->numel);
 }
 
 

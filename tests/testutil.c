@@ -34,6 +34,12 @@ double tu_dot(const float *y, const float *r, size_t n) {
     return s;
 }
 
+double tu_dot_abs(const float *y, const float *r, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += fabs((double)y[i] * (double)r[i]);
+    return s;
+}
+
 double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *grad,
                     size_t n, size_t max_checks, float h, double floor) {
     double worst = 0.0;

@@ -51,6 +51,9 @@ void tu_rm_tree(const char *dir);
 
 /* sum(y * r) in double */
 double tu_dot(const float *y, const float *r, size_t n);
+/* sum(|y * r|) in double: the scale of tu_dot's rounding noise (the dot
+ * itself can be near zero by cancellation) */
+double tu_dot_abs(const float *y, const float *r, size_t n);
 
 /* Fixture files written by scripts/make_fixtures.py: a sequence of named
  * float32 arrays. Format: magic "PDFX", u32 version 1, u32 count, then per
