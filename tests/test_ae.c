@@ -26,25 +26,11 @@
 #define FX_SCALE 1e-4 /* plus this × the array's largest magnitude */
 #define FX_GSCALE 5e-4 /* the same for gradients (instance norm amplifies) */
 
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 /* ---- fixtures ------------------------------------------------------------ */
-
-static float *fx(const char *file, const char *name, size_t want) {
-    size_t n = 0;
-    float *a = tu_fixture(file, name, &n);
-    if (!a) fail_msg("fixture %s: array %s missing", file, name);
-    if (want && n != want) fail_msg("fixture %s: %s has %zu values, want %zu", file, name, n, want);
-    return a;
-}
 
 /* config from the fixture's cfg array (layout: make_model_fixtures.py) */
 static void fx_config(const char *file, pd_ae_config *c) {
-    float *h = fx(file, "cfg", 15);
+    float *h = tu_fixture_need(file, "cfg", 15);
     pd_ae_preset(c, "small", (size_t)h[0]);
     c->fold = (int)h[1];
     c->k = (int)h[2];
@@ -66,7 +52,7 @@ static void fx_load(const char *file, pd_params *p, const char *prefix, int buff
         if (buffers_only && !(t->flags & PD_BUFFER)) continue;
         char name[160];
         snprintf(name, sizeof name, "%s%s", prefix, t->name);
-        float *a = fx(file, name, t->numel);
+        float *a = tu_fixture_need(file, name, t->numel);
         memcpy(t->data, a, t->numel * sizeof(float));
         free(a);
     }
@@ -115,7 +101,8 @@ static void check_fixture_grads(const char *file, pd_ae *ae, pd_graph *g, float 
                                 size_t B) {
     const size_t D = ae->cfg.D;
     const int train = ae->cfg.norm == PD_NORM_BATCH;
-    float *target = fx(file, "target", B * D), *gx = fx(file, "gx", B * D);
+    float *target = tu_fixture_need(file, "target", B * D);
+    float *gx = tu_fixture_need(file, "gx", B * D);
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     pd_params_zero_grad(&ae->params);
@@ -132,7 +119,7 @@ static void check_fixture_grads(const char *file, pd_ae *ae, pd_graph *g, float 
         if (t->flags & PD_BUFFER) continue;
         char name[160];
         snprintf(name, sizeof name, "g.%s", t->name);
-        float *ref = fx(file, name, t->numel);
+        float *ref = tu_fixture_need(file, name, t->numel);
         assert_close_scaled(t->grad, ref, t->numel, FX_GRTOL, FX_GSCALE, t->name);
         free(ref);
     }
@@ -153,13 +140,14 @@ static void check_fixture(const char *base) {
     float *x = tu_fixture(file, "x", &nx);
     assert_non_null(x);
     const size_t B = nx / c.D, nz = B * ae.latent_c * ae.latent_l;
-    float *zin = fx(file, "zin", nz);
+    float *zin = tu_fixture_need(file, "zin", nz);
     pd_graph *g = pd_graph_new();
     assert_non_null(g);
     pd_g_set_grad(g, 0);
     if (c.norm == PD_NORM_BATCH) {
         /* training mode: batch statistics, running stats updated */
-        float *zt = fx(file, "z_train", nz), *yt = fx(file, "y_train", B * c.D);
+        float *zt = tu_fixture_need(file, "z_train", nz);
+        float *yt = tu_fixture_need(file, "y_train", B * c.D);
         assert_close_scaled(run_encode(&ae, g, x, B, 1), zt, nz, FX_RTOL, FX_SCALE, "zt");
         assert_close_scaled(run_decode(&ae, g, zin, B, 1), yt, B * c.D, FX_RTOL, FX_SCALE, "yt");
         for (size_t i = 0; i < ae.params.count; i++) {
@@ -167,18 +155,18 @@ static void check_fixture(const char *base) {
             if (!(t->flags & PD_BUFFER)) continue;
             char name[160];
             snprintf(name, sizeof name, "r.%s", t->name);
-            float *r = fx(file, name, t->numel);
+            float *r = tu_fixture_need(file, name, t->numel);
             assert_close_scaled(t->data, r, t->numel, FX_RTOL, FX_SCALE, "r");
             free(r);
         }
         free(zt);
         free(yt);
     }
-    float *z = fx(file, "z", nz), *y = fx(file, "y", B * c.D);
+    float *z = tu_fixture_need(file, "z", nz), *y = tu_fixture_need(file, "y", B * c.D);
     assert_close_scaled(run_encode(&ae, g, x, B, 0), z, nz, FX_RTOL, FX_SCALE, "z");
     assert_close_scaled(run_decode(&ae, g, zin, B, 0), y, B * c.D, FX_RTOL, FX_SCALE, "y");
     /* the batch passes agree with the graph forward */
-    float *zall = falloc(nz), *yall = falloc(B * c.D);
+    float *zall = tu_falloc(nz), *yall = tu_falloc(B * c.D);
     assert_int_equal(pd_ae_encode_all(&ae, g, x, B, zall), PD_OK);
     assert_int_equal(pd_ae_decode_all(&ae, g, zin, B, yall), PD_OK);
     assert_close_scaled(zall, z, nz, FX_RTOL, FX_SCALE, "z");
@@ -260,7 +248,7 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int c
     pd_rng r;
     pd_rng_seed(&r, seed, 1);
     pd_ae_init(&ae, &r);
-    gc_ctx c = {&ae, pd_graph_new(), falloc(B * cfg->D), falloc(B * cfg->D), B, seed};
+    gc_ctx c = {&ae, pd_graph_new(), tu_falloc(B * cfg->D), tu_falloc(B * cfg->D), B, seed};
     assert_non_null(c.g);
     tu_fill(&r, c.x, B * cfg->D, -1.0f, 1.0f);
     tu_fill(&r, c.r, B * cfg->D, -1.0f, 1.0f);
@@ -270,12 +258,12 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int c
     pd_val *y = gc_forward(&c, &xv, 1);
     /* seed dL/dy = r through MSE: d mean((y − t)²)/dy = 2 (y − t) / n = r
      * for t = y − r n / 2 */
-    float *t = falloc(y->numel);
+    float *t = tu_falloc(y->numel);
     for (size_t i = 0; i < y->numel; i++) t[i] = y->v[i] - c.r[i] * (float)y->numel * 0.5f;
     pd_val *loss = pd_g_mse(c.g, y, t);
     pd_g_backward(c.g, loss);
     size_t ntrain = pd_ae_trainable_size(&ae);
-    float *pg = falloc(ntrain), *xg = falloc(B * cfg->D);
+    float *pg = tu_falloc(ntrain), *xg = tu_falloc(B * cfg->D);
     memcpy(pg, ae.params.grad, ntrain * sizeof(float));
     memcpy(xg, xv->g, B * cfg->D * sizeof(float));
     /* the gradient is not trivially zero */
@@ -401,7 +389,7 @@ static void test_batch_chunks(void **st) {
     pd_rng_seed(&r, 5, 0);
     pd_ae_init(&ae, &r);
     const size_t B = 300, nl = ae.latent_c * ae.latent_l; /* > one chunk */
-    float *V = falloc(B * c.D), *Z = falloc(B * nl), *V2 = falloc(B * c.D);
+    float *V = tu_falloc(B * c.D), *Z = tu_falloc(B * nl), *V2 = tu_falloc(B * c.D);
     tu_fill(&r, V, B * c.D, -1.0f, 1.0f);
     pd_graph *g = pd_graph_new();
     assert_int_equal(pd_ae_encode_all(&ae, g, V, B, Z), PD_OK);
@@ -430,7 +418,7 @@ static void test_nan(void **st) {
     pd_rng r;
     pd_rng_seed(&r, 6, 0);
     pd_ae_init(&ae, &r);
-    float *V = falloc(2 * c.D);
+    float *V = tu_falloc(2 * c.D);
     V[3] = NAN;
     pd_graph *g = pd_graph_new();
     pd_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
@@ -454,12 +442,12 @@ static void test_input_noise(void **st) {
     pd_rng r;
     pd_rng_seed(&r, 7, 0);
     pd_ae_init(&ae, &r);
-    float *V = falloc(2 * c.D);
+    float *V = tu_falloc(2 * c.D);
     tu_fill(&r, V, 2 * c.D, -1.0f, 1.0f);
     pd_graph *g = pd_graph_new();
     pd_g_set_grad(g, 0);
     const size_t nz = 2 * ae.latent_c * ae.latent_l;
-    float *z0 = falloc(nz);
+    float *z0 = tu_falloc(nz);
     memcpy(z0, run_encode(&ae, g, V, 2, 0), nz * sizeof(float));
     pd_g_reset(g);
     pd_val *x = pd_g_input(g, V, 2, (size_t[]){2, c.D}, 0);
@@ -500,7 +488,7 @@ static void test_train_drops(void **st) {
     pd_rng_seed(&r, 8, 0);
     pd_ae_init(&ae, &r);
     const size_t B = 8;
-    float *V = falloc(B * c.D);
+    float *V = tu_falloc(B * c.D);
     tu_fill(&r, V, B * c.D, -0.5f, 0.5f);
     double var = 0.0; /* mean over features of the per-feature variance */
     for (size_t j = 0; j < c.D; j++) {

@@ -21,20 +21,6 @@
 #define FX_SCALE 1e-4 /* plus this × the array's largest magnitude */
 #define FX_GSCALE 5e-4 /* the same for gradients (instance norm amplifies) */
 
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static float *fx(const char *file, const char *name, size_t want) {
-    size_t n = 0;
-    float *a = tu_fixture(file, name, &n);
-    if (!a) fail_msg("fixture %s: array %s missing", file, name);
-    if (want && n != want) fail_msg("fixture %s: %s has %zu values, want %zu", file, name, n, want);
-    return a;
-}
-
 /* a against reference b: rtol plus FX_SCALE × b's largest magnitude */
 static void assert_close_scaled(const float *a, const float *b, size_t n, double rtol,
                                 double scale, const char *what) {
@@ -58,7 +44,7 @@ static void make_den(pd_den *d, size_t L, size_t T, const size_t ch[4]) {
 static void check_fixture(const char *base) {
     char file[512];
     snprintf(file, sizeof file, "%s/%s", PD_FIXTURES, base);
-    float *cfg = fx(file, "cfg", 6);
+    float *cfg = tu_fixture_need(file, "cfg", 6);
     const size_t L = (size_t)cfg[0], T = (size_t)cfg[1];
     const size_t ch[4] = {(size_t)cfg[2], (size_t)cfg[3], (size_t)cfg[4], (size_t)cfg[5]};
     free(cfg);
@@ -68,7 +54,7 @@ static void check_fixture(const char *base) {
         pd_tensor *t = &d.params.t[i];
         char name[160];
         snprintf(name, sizeof name, "w.%s", t->name);
-        float *a = fx(file, name, t->numel);
+        float *a = tu_fixture_need(file, name, t->numel);
         memcpy(t->data, a, t->numel * sizeof(float));
         free(a);
     }
@@ -76,8 +62,9 @@ static void check_fixture(const char *base) {
     float *x = tu_fixture(file, "x", &n);
     assert_non_null(x);
     const size_t B = n / L;
-    float *tf = fx(file, "t", B), *out = fx(file, "out", B * L);
-    float *target = fx(file, "target", B * L), *gx = fx(file, "gx", B * L);
+    float *tf = tu_fixture_need(file, "t", B), *out = tu_fixture_need(file, "out", B * L);
+    float *target = tu_fixture_need(file, "target", B * L);
+    float *gx = tu_fixture_need(file, "gx", B * L);
     int32_t *t = malloc(B * sizeof(int32_t));
     assert_non_null(t);
     for (size_t i = 0; i < B; i++) t[i] = (int32_t)tf[i];
@@ -97,7 +84,7 @@ static void check_fixture(const char *base) {
         pd_tensor *p = &d.params.t[i];
         char name[160];
         snprintf(name, sizeof name, "g.%s", p->name);
-        float *ref = fx(file, name, p->numel);
+        float *ref = tu_fixture_need(file, name, p->numel);
         assert_close_scaled(p->grad, ref, p->numel, FX_GRTOL, FX_GSCALE, p->name);
         free(ref);
     }
@@ -166,7 +153,7 @@ static void test_gradcheck(void **st) {
     pd_rng_seed(&r, 21, 0);
     pd_den_init(&d, &r);
     int32_t t[3] = {0, 9, 4};
-    gc_ctx c = {&d, pd_graph_new(), falloc(B * L), falloc(B * L), t, B};
+    gc_ctx c = {&d, pd_graph_new(), tu_falloc(B * L), tu_falloc(B * L), t, B};
     assert_non_null(c.g);
     tu_fill(&r, c.x, B * L, -1.0f, 1.0f);
     tu_fill(&r, c.r, B * L, -1.0f, 1.0f);
@@ -174,11 +161,11 @@ static void test_gradcheck(void **st) {
     pd_val *xv;
     pd_val *y = gc_forward(&c, &xv, 1);
     /* seed dL/dy = r through MSE: t = y − r n / 2 gives 2 (y − t) / n = r */
-    float *tg = falloc(y->numel);
+    float *tg = tu_falloc(y->numel);
     for (size_t i = 0; i < y->numel; i++) tg[i] = y->v[i] - c.r[i] * (float)y->numel * 0.5f;
     pd_g_backward(c.g, pd_g_mse(c.g, y, tg));
     const size_t np = d.params.total;
-    float *pg = falloc(np), *xg = falloc(B * L);
+    float *pg = tu_falloc(np), *xg = tu_falloc(B * L);
     memcpy(pg, d.params.grad, np * sizeof(float));
     memcpy(xg, xv->g, B * L * sizeof(float));
     tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, d.params.data, pg, np, "parameters", GC_MEDIAN);
@@ -216,7 +203,7 @@ static void test_per_sample_t(void **st) {
     pd_rng r;
     pd_rng_seed(&r, 22, 0);
     pd_den_init(&d, &r);
-    float *x = falloc(B * L), *all = falloc(B * L);
+    float *x = tu_falloc(B * L), *all = tu_falloc(B * L);
     tu_fill(&r, x, B * L, -1.0f, 1.0f);
     int32_t t[4] = {3, 17, 0, 11};
     pd_graph *g = pd_graph_new();
@@ -238,7 +225,7 @@ static void test_per_sample_t(void **st) {
     for (size_t j = 0; j < L; j++) diff += fabs(y5->v[j] - all[j]);
     assert_true(diff > 1e-3);
     /* forward_with a copy of the weights is the same function */
-    float *w = falloc(d.params.total);
+    float *w = tu_falloc(d.params.total);
     memcpy(w, d.params.data, d.params.total * sizeof(float));
     pd_g_reset(g);
     pd_val *yw = pd_den_forward_with(&d, g, pd_g_input(g, x, 2, (size_t[]){B, L}, 0), t, w);

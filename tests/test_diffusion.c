@@ -17,12 +17,6 @@
 #include "pdiff/diffusion.h"
 #include "testutil.h"
 
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static void make_den(pd_den *d, size_t L, size_t T, size_t c, uint64_t seed) {
     pd_den_config cfg = {L, T, {c, c + 2, c + 4, c + 6}};
     assert_int_equal(pd_den_create(d, &cfg), PD_OK);
@@ -121,7 +115,7 @@ static void test_ddpm_forced(void **st) {
     pd_diffusion df;
     assert_int_equal(pd_diffusion_init(&df, T, 1e-4, 2e-2), PD_OK);
     pd_graph *g = pd_graph_new();
-    float *out = falloc(n);
+    float *out = tu_falloc(n);
     pd_rng r;
     pd_rng_seed(&r, 31, 0);
     progress_rec pr = {0, 0, 0};
@@ -130,7 +124,7 @@ static void test_ddpm_forced(void **st) {
     assert_int_equal(pr.last_total, (long)T);
     /* SPEC §4 by hand, same draws: x_T, then one set of normals per t > 0 */
     ref_sched s = ref_schedule(T, 1e-4, 2e-2);
-    float *x = falloc(n), *z = falloc(n);
+    float *x = tu_falloc(n), *z = tu_falloc(n);
     pd_rng q;
     pd_rng_seed(&q, 31, 0);
     pd_rng_fill_normal(&q, x, n, 1.0f);
@@ -172,7 +166,7 @@ static void check_ddim(size_t T, size_t steps) {
     pd_diffusion df;
     assert_int_equal(pd_diffusion_init(&df, T, 1e-4, 2e-2), PD_OK);
     pd_graph *g = pd_graph_new();
-    float *out = falloc(n), *x = falloc(n);
+    float *out = tu_falloc(n), *x = tu_falloc(n);
     pd_rng r;
     pd_rng_seed(&r, 32, 0);
     assert_int_equal(pd_ddim_sample(&d, NULL, &df, g, N, steps, 0.0f, &r, out, NULL, NULL),
@@ -209,7 +203,7 @@ static void test_determinism(void **st) {
     pd_diffusion df;
     assert_int_equal(pd_diffusion_init(&df, T, 1e-4, 2e-2), PD_OK);
     pd_graph *g = pd_graph_new();
-    float *a = falloc(n), *b = falloc(n), *c = falloc(n);
+    float *a = tu_falloc(n), *b = tu_falloc(n), *c = tu_falloc(n);
     pd_rng r;
     pd_rng_seed(&r, 7, 0);
     assert_int_equal(pd_ddpm_sample(&d, NULL, &df, g, N, &r, a, NULL, NULL), PD_OK);
@@ -220,7 +214,7 @@ static void test_determinism(void **st) {
     assert_int_equal(pd_ddpm_sample(&d, NULL, &df, g, N, &r, c, NULL, NULL), PD_OK);
     assert_memory_not_equal(a, c, n * sizeof(float));
     /* an override equal to the weights gives the same bits; other weights not */
-    float *w = falloc(d.params.total);
+    float *w = tu_falloc(d.params.total);
     memcpy(w, d.params.data, d.params.total * sizeof(float));
     pd_rng_seed(&r, 7, 0);
     assert_int_equal(pd_ddpm_sample(&d, w, &df, g, N, &r, c, NULL, NULL), PD_OK);
@@ -263,14 +257,14 @@ static void test_train_step(void **st) {
     pd_graph *g = pd_graph_new();
     pd_rng r;
     pd_rng_seed(&r, 41, 0);
-    float *Z = falloc(B * L);
+    float *Z = tu_falloc(B * L);
     tu_fill(&r, Z, B * L, -1.0f, 1.0f);
     const size_t np = d.params.total;
-    float *before = falloc(np), *ema = falloc(np);
+    float *before = tu_falloc(np), *ema = tu_falloc(np);
     memcpy(before, d.params.data, np * sizeof(float));
     memcpy(ema, d.params.data, np * sizeof(float));
     for (size_t i = 0; i < np; i++) ema[i] += 0.01f; /* distinguishable */
-    float *ema0 = falloc(np);
+    float *ema0 = tu_falloc(np);
     memcpy(ema0, ema, np * sizeof(float));
     pd_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
     double loss = 0.0;
@@ -282,14 +276,14 @@ static void test_train_step(void **st) {
     pd_rng q;
     pd_rng_seed(&q, 42, 0);
     int32_t ts[7];
-    float *eps = falloc(B * L), *xt = falloc(B * L);
+    float *eps = tu_falloc(B * L), *xt = tu_falloc(B * L);
     for (size_t i = 0; i < B; i++) ts[i] = (int32_t)pd_rng_below(&q, (uint32_t)T);
     pd_rng_fill_normal(&q, eps, B * L, 1.0f);
     for (size_t i = 0; i < B; i++)
         for (size_t j = 0; j < L; j++)
             xt[i * L + j] = (float)(sqrt(s.abar[ts[i]]) * Z[i * L + j] +
                                     sqrt(1.0 - s.abar[ts[i]]) * eps[i * L + j]);
-    float *after = falloc(np);
+    float *after = tu_falloc(np);
     memcpy(after, d.params.data, np * sizeof(float));
     memcpy(d.params.data, before, np * sizeof(float));
     pd_g_reset(g);

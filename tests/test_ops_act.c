@@ -17,12 +17,6 @@
 #define GC_TOL 1e-2     /* worst relative error allowed */
 #define GC_CHECKS 200   /* elements checked per tensor */
 
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static double max_abs(const float *a, size_t n) {
     double m = 0.0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
@@ -113,8 +107,8 @@ static void test_act_gradcheck(void **state) {
         for (int t = 0; t < 4; t++) {
             act_ctx k = {NULL, NULL, NULL, 1 + pd_rng_below(&rng, 300), acts[a],
                          alpha[a]};
-            k.x = falloc(k.n), k.y = falloc(k.n), k.r = falloc(k.n);
-            float *dx = falloc(k.n), *dx2 = falloc(k.n);
+            k.x = tu_falloc(k.n), k.y = tu_falloc(k.n), k.r = tu_falloc(k.n);
+            float *dx = tu_falloc(k.n), *dx2 = tu_falloc(k.n);
             tu_fill(&rng, k.x, k.n, -3.0f, 3.0f);
             tu_fill(&rng, k.r, k.n, -1.0f, 1.0f);
             off_kinks(k.x, k.n, &kink, 1, 2.5f * GC_H);
@@ -166,8 +160,8 @@ static void test_clamp(void **state) {
     pd_rng rng;
     pd_rng_seed(&rng, 2, 0);
     clamp_ctx k = {NULL, NULL, NULL, 257, -0.8f, 1.2f};
-    k.x = falloc(k.n), k.y = falloc(k.n), k.r = falloc(k.n);
-    float *g = falloc(k.n);
+    k.x = tu_falloc(k.n), k.y = tu_falloc(k.n), k.r = tu_falloc(k.n);
+    float *g = tu_falloc(k.n);
     tu_fill(&rng, k.x, k.n, -2.0f, 2.0f);
     tu_fill(&rng, k.r, k.n, -1.0f, 1.0f);
     const float kinks[2] = {k.lo, k.hi};
@@ -238,8 +232,8 @@ static void test_embedding(void **state) {
     const size_t rows = 5, dim = 7, n = 9;
     int32_t id[9];
     for (size_t i = 0; i < n; i++) id[i] = (int32_t)pd_rng_below(&rng, (uint32_t)rows);
-    emb_ctx k = {falloc(rows * dim), falloc(n * dim), falloc(n * dim), id, n, dim};
-    float *g = falloc(rows * dim);
+    emb_ctx k = {tu_falloc(rows * dim), tu_falloc(n * dim), tu_falloc(n * dim), id, n, dim};
+    float *g = tu_falloc(rows * dim);
     tu_fill(&rng, k.table, rows * dim, -1.0f, 1.0f);
     tu_fill(&rng, k.r, n * dim, -1.0f, 1.0f);
     pd_embedding_backward(g, k.r, id, n, dim);
@@ -279,8 +273,8 @@ static void test_mse(void **state) {
 
     pd_rng rng;
     pd_rng_seed(&rng, 4, 0);
-    loss_ctx k = {falloc(101), falloc(101), NULL, NULL, 101, 0, 0.7f};
-    float *g = falloc(k.n);
+    loss_ctx k = {tu_falloc(101), tu_falloc(101), NULL, NULL, 101, 0, 0.7f};
+    float *g = tu_falloc(k.n);
     tu_fill(&rng, k.x, k.n, -2.0f, 2.0f);
     tu_fill(&rng, k.t, k.n, -2.0f, 2.0f);
     pd_mse_backward(g, k.x, k.t, k.n, k.scale);
@@ -323,8 +317,8 @@ static void test_xent_gradcheck(void **state) {
         size_t n = 1 + pd_rng_below(&rng, 9), c = 1 + pd_rng_below(&rng, 11);
         int32_t labels[9];
         for (size_t i = 0; i < n; i++) labels[i] = (int32_t)pd_rng_below(&rng, (uint32_t)c);
-        loss_ctx k = {falloc(n * c), NULL, falloc(n * c), labels, n, c, 1.3f};
-        float *g = falloc(n * c);
+        loss_ctx k = {tu_falloc(n * c), NULL, tu_falloc(n * c), labels, n, c, 1.3f};
+        float *g = tu_falloc(n * c);
         tu_fill(&rng, k.x, n * c, -4.0f, 4.0f);
         pd_xent_forward(k.probs, k.x, labels, n, c);
         double rowsum = 0.0;
@@ -343,8 +337,8 @@ static void test_xent_gradcheck(void **state) {
 static void test_threads_bit_identical(void **state) {
     (void)state;
     const size_t n = 300001, c = 10, rows = n / c;
-    float *x = falloc(n), *t = falloc(n), *y[2] = {falloc(n), falloc(n)};
-    float *p[2] = {falloc(rows * c), falloc(rows * c)};
+    float *x = tu_falloc(n), *t = tu_falloc(n), *y[2] = {tu_falloc(n), tu_falloc(n)};
+    float *p[2] = {tu_falloc(rows * c), tu_falloc(rows * c)};
     int32_t *labels = malloc(rows * sizeof(int32_t));
     assert_non_null(labels);
     pd_rng rng;

@@ -35,12 +35,6 @@ typedef struct {
     float *dx, *dgamma, *dbeta;
 } norm_case;
 
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static void case_init(norm_case *k, pd_rng *rng, int mode, size_t n, size_t c,
                       size_t sp, size_t groups, int affine) {
     memset(k, 0, sizeof *k);
@@ -48,17 +42,17 @@ static void case_init(norm_case *k, pd_rng *rng, int mode, size_t n, size_t c,
     k->s = (pd_norm_shape){n, c, sp, 1e-5f};
     k->groups = groups;
     k->total = n * c * sp;
-    k->x = falloc(k->total);
-    k->y = falloc(k->total);
-    k->r = falloc(k->total);
-    k->dx = falloc(k->total);
+    k->x = tu_falloc(k->total);
+    k->y = tu_falloc(k->total);
+    k->r = tu_falloc(k->total);
+    k->dx = tu_falloc(k->total);
     size_t nstat = mode >= MODE_GN ? n * groups : c;
-    k->mean = falloc(nstat);
-    k->rstd = falloc(nstat);
-    k->rmean = falloc(c);
-    k->rvar = falloc(c);
-    k->dgamma = falloc(c);
-    k->dbeta = falloc(c);
+    k->mean = tu_falloc(nstat);
+    k->rstd = tu_falloc(nstat);
+    k->rmean = tu_falloc(c);
+    k->rvar = tu_falloc(c);
+    k->dgamma = tu_falloc(c);
+    k->dbeta = tu_falloc(c);
     tu_fill(rng, k->x, k->total, -2.0f, 2.0f);
     if (mode == MODE_GN_LRELU) /* keep x off the activation's kink */
         for (size_t i = 0; i < k->total; i++)
@@ -67,8 +61,8 @@ static void case_init(norm_case *k, pd_rng *rng, int mode, size_t n, size_t c,
     tu_fill(rng, k->rmean, c, -0.5f, 0.5f);
     tu_fill(rng, k->rvar, c, 0.5f, 2.0f);
     if (affine) {
-        k->gamma = falloc(c);
-        k->beta = falloc(c);
+        k->gamma = tu_falloc(c);
+        k->beta = tu_falloc(c);
         tu_fill(rng, k->gamma, c, 0.5f, 1.5f);
         tu_fill(rng, k->beta, c, -0.5f, 0.5f);
     }
@@ -218,9 +212,9 @@ static void test_gn_lrelu_matches_composition(void **state) {
         case_init(&k, &rng, MODE_GN_LRELU, n, c, sp, groups, t % 2);
         case_forward(&k);
         case_backward(&k, k.dx, k.gamma ? k.dgamma : NULL, k.gamma ? k.dbeta : NULL);
-        float *a = falloc(k.total), *y = falloc(k.total), *da = falloc(k.total);
-        float *dx = falloc(k.total), *dg = falloc(c), *db = falloc(c);
-        float *mean = falloc(n * groups), *rstd = falloc(n * groups);
+        float *a = tu_falloc(k.total), *y = tu_falloc(k.total), *da = tu_falloc(k.total);
+        float *dx = tu_falloc(k.total), *dg = tu_falloc(c), *db = tu_falloc(c);
+        float *mean = tu_falloc(n * groups), *rstd = tu_falloc(n * groups);
         pd_act_forward(a, k.x, k.total, PD_ACT_LEAKY_RELU, FUSED_SLOPE);
         pd_groupnorm_forward(y, mean, rstd, a, k.gamma, k.beta, groups, &k.s);
         pd_groupnorm_backward(da, k.gamma ? dg : NULL, k.gamma ? db : NULL, k.r, a, mean,
@@ -267,8 +261,8 @@ static void test_forward_vs_reference(void **state) {
         norm_case k;
         case_init(&k, &rng, mode, n, c, sp, groups, t % 2);
         size_t nstat = mode >= MODE_GN ? n * groups : c;
-        float *ry = falloc(k.total), *rm = falloc(nstat), *rr = falloc(nstat);
-        float *rrm = falloc(c), *rrv = falloc(c);
+        float *ry = tu_falloc(k.total), *rm = tu_falloc(nstat), *rr = tu_falloc(nstat);
+        float *rrm = tu_falloc(c), *rrv = tu_falloc(c);
         memcpy(rrm, k.rmean, c * sizeof(float));
         memcpy(rrv, k.rvar, c * sizeof(float));
         case_forward(&k);
@@ -376,7 +370,7 @@ static void test_accumulate_and_null(void **state) {
         case_init(&k, &rng, mode, 2, 6, 5, 3, 1);
         case_forward(&k);
         case_backward(&k, k.dx, k.dgamma, k.dbeta);
-        float *dx2 = falloc(k.total), *dg2 = falloc(6), *db2 = falloc(6);
+        float *dx2 = tu_falloc(k.total), *dg2 = tu_falloc(6), *db2 = tu_falloc(6);
         memcpy(dx2, k.dx, k.total * sizeof(float));
         memcpy(dg2, k.dgamma, sizeof(float) * 6);
         memcpy(db2, k.dbeta, sizeof(float) * 6);

@@ -28,6 +28,12 @@ double tu_close_ratio(const float *a, const float *b, size_t n, double rtol,
     return worst;
 }
 
+float *tu_falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
 double tu_dot(const float *y, const float *r, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)y[i] * (double)r[i];
@@ -148,4 +154,12 @@ void tu_gradcheck_stats(tu_loss_fn loss, tu_loss_fn loss_scale, void *ctx, float
     if ((double)bad > GC_OUTLIERS * (double)count || !(median < max_median))
         fail_msg("%s: %zu of %zu finite differences off, median error %g", what, bad,
                  count, median);
+}
+
+float *tu_fixture_need(const char *file, const char *name, size_t want) {
+    size_t n = 0;
+    float *a = tu_fixture(file, name, &n);
+    if (!a) fail_msg("fixture %s: array %s missing", file, name);
+    if (want && n != want) fail_msg("fixture %s: %s has %zu values, want %zu", file, name, n, want);
+    return a;
 }

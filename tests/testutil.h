@@ -13,6 +13,9 @@
 
 #include "pdiff.h"
 
+/* zeroed floats (at least one), failing the test when out of memory */
+float *tu_falloc(size_t n);
+
 /* uniform in [lo, hi) from a fixed-seed rng */
 void tu_fill(pd_rng *r, float *x, size_t n, float lo, float hi);
 /* max over i of |a-b| / (atol + rtol |b|); <= 1 means "close" */
@@ -60,5 +63,8 @@ double tu_dot_abs(const float *y, const float *r, size_t n);
  * array: u32 name length, name bytes, u32 ndim, u32 dims[ndim], float data.
  * Returns a malloc'd copy of array `name` (NULL if absent), its size in *n. */
 float *tu_fixture(const char *file, const char *name, size_t *n);
+/* array `name` of fixture `file`, which must exist and, when want != 0,
+ * hold want values; fails the test otherwise (caller frees) */
+float *tu_fixture_need(const char *file, const char *name, size_t want);
 
 #endif
