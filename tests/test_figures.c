@@ -164,6 +164,8 @@ enum { K = 12, N = 8, D = 40, NI = 6 };
 typedef struct {
     float O[K * D], G[N * D], iou[NI * NI];
     double oacc[K], gacc[N], oiou[K], giou[N], nacc[3][N], niou[3][N], facc[N], fiou[N];
+    double onn[K], gnn[N];
+    pd_fig_series base[4];
     size_t tsz[3];
     char model_dir[128];
     pd_figures_in in;
@@ -218,16 +220,22 @@ static void make_inputs(fixture *f) {
     in->O = f->O, in->K = K, in->G = f->G, in->N = N, in->D = D;
     in->orig_test_acc = f->oacc, in->gen_test_acc = f->gacc;
     in->orig_max_iou = f->oiou, in->gen_max_iou = f->giou;
-    for (int q = 0; q < 3; q++) in->noise_acc[q] = f->nacc[q], in->noise_max_iou[q] = f->niou[q];
-    in->ft_acc = f->facc, in->ft_max_iou = f->fiou;
+    static const char *const bname[4] = {"noise 0.01", "noise 0.05", "noise 0.1", "fine-tuned"};
+    for (int q = 0; q < 4; q++)
+        f->base[q] = (pd_fig_series){bname[q], q < 3 ? f->niou[q] : f->fiou,
+                                     q < 3 ? f->nacc[q] : f->facc, N};
+    in->baselines = f->base, in->n_baselines = 4;
+    for (size_t k = 0; k < K; k++) f->onn[k] = 0.01 * (1.0 + (double)k);
+    for (size_t i = 0; i < N; i++) f->gnn[i] = i == 3 ? NAN : 0.05 * (1.0 + (double)i);
+    in->gen_nn_l2 = f->gnn, in->orig_nn_l2 = f->onn;
     in->iou_matrix = f->iou, in->iou_n = NI, in->iou_k = 3;
     in->model_dir = f->model_dir;
     in->seed = 1;
     in->tensor_sizes = f->tsz, in->n_tensors = 3;
 }
 
-static const char *const all_figs[] = {"accuracy",  "similarity", "iou_matrix",
-                                       "embedding", "heatmap",    "loss"};
+static const char *const all_figs[] = {"accuracy", "similarity", "iou_matrix", "embedding",
+                                       "heatmap",  "loss",       "memorization"};
 
 /* Full inputs: every figure drawn; the data files hold exactly the finite
  * points. Then a rerun without the optional inputs removes their figures. */
@@ -263,15 +271,20 @@ static void test_all_figures(void **state) {
     assert_int_equal(tsv_rows("loss.tsv", 0, NULL), 10);
     assert_int_equal(tsv_rows("loss.tsv", 1, NULL), 6);
     assert_int_equal(tsv_rows("iou_matrix_bars.tsv", -1, NULL), 4);
+    /* memorization: one row per histogram bin */
+    assert_true(tsv_rows("memorization.tsv", -1, NULL) > 0);
 
     /* second run without the optional inputs: their stale outputs go */
     f.in.iou_matrix = NULL;
     f.in.model_dir = NULL;
-    f.in.ft_acc = NULL;
+    f.in.n_baselines = 3; /* fine-tuned left out: similarity keeps 1 + 3 + 1 blocks */
+    f.in.gen_nn_l2 = NULL;
     st = pd_figures_write(&f.in);
     assert_int_equal(st, have_gnuplot ? PD_OK : PD_ERR_NOTFOUND);
     assert_false(file_exists("iou_matrix.png") || file_exists("iou_matrix.tsv"));
     assert_false(file_exists("loss.png") || file_exists("loss.gp"));
+    assert_false(file_exists("memorization.png") || file_exists("memorization.tsv"));
+    assert_int_equal(tsv_rows("similarity.tsv", 4, NULL), N - 1); /* p-diff is block 4 now */
     if (have_gnuplot) assert_png("similarity.png");
 }
 

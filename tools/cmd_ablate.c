@@ -79,7 +79,7 @@ int cmd_ablate(int argc, char **argv) {
     char cdir[2048], table[8192];
     snprintf(cdir, sizeof cdir, "%s/collect", run);
     int len = snprintf(table, sizeof table,
-                       "| %s | best | mean | median | selected | seconds |\n|---|---|---|---|---|---|\n",
+                       "| %s | best | mean | median | selected | recon ratio | seconds |\n|---|---|---|---|---|---|---|\n",
                        pos[0]);
     int ddim;
     size_t steps;
@@ -112,17 +112,20 @@ int cmd_ablate(int argc, char **argv) {
         eo.ckpt_dir = cdir;
         eo.gen_dir = gdir;
         eo.out_dir = vdir;
+        eo.model_dir = mdir;
         eo.baselines = 0;
         eo.progress = cli_progress();
         pd_eval_result r;
         pd_status st = pd_eval(&eo, &r);
         if (st) return cli_error(st);
         len += snprintf(table + len, sizeof table - (size_t)len,
-                        "| %s | %.2f | %.2f | %.2f | %.2f | %.0f |\n", v->label, r.pdiff.best,
-                        r.pdiff.mean, r.pdiff.median, r.selected, cli_now() - t0);
+                        "| %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.0f |\n", v->label,
+                        r.pdiff.best, r.pdiff.mean, r.pdiff.median, r.selected,
+                        r.has_ae ? r.ae.recon_ratio : NAN, cli_now() - t0);
+        pd_eval_result_free(&r);
         if (i + 1 == nv)
             len += snprintf(table + len, sizeof table - (size_t)len,
-                            "| original | %.2f | %.2f | %.2f | | |\n", r.original.best,
+                            "| original | %.2f | %.2f | %.2f | | | |\n", r.original.best,
                             r.original.mean, r.original.median);
     }
     printf("\n%s", table);

@@ -27,14 +27,26 @@ void print_results(const pd_eval_result *r) {
     printf("IoU of wrong predictions: orig-orig %.3f  gen-gen %.3f  gen-orig %.3f  "
            "gen max-to-orig %.3f\n", r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig,
            r->iou_gen_orig_max);
-    if (isnan(r->finetune_iou_max))
+    printf("L2 to nearest original: generated %.4g (median %.4g), originals %.4g (median %.4g)\n",
+           r->dist_gen_nearest, r->gen_nn_l2_median, r->dist_orig_nearest, r->orig_nn_l2_median);
+    if (r->has_ae) pd_ae_diag_print(&r->ae, "autoencoder", stdout);
+    if (!r->nbase) {
         printf("baselines: not computed (--no-baselines)\n");
-    else
-        printf("baselines, max IoU to originals: noise 0.01 %.3f, 0.05 %.3f, 0.1 %.3f; "
-               "fine-tuned %.3f\n", r->noise_iou_max[0], r->noise_iou_max[1],
-               r->noise_iou_max[2], r->finetune_iou_max);
-    printf("L2 to nearest original: generated %.4g, originals %.4g\n", r->dist_gen_nearest,
-           r->dist_orig_nearest);
+    } else {
+        printf("\n%-14s %8s %8s %8s %6s %9s %9s\n", "models", "mean", "median", "worst", "<worst",
+               "max IoU", "NN L2");
+        printf("%-14s %8.2f %8.2f %8.2f %6zu %9.4f %9.4g\n", "p-diff", r->pdiff.mean,
+               r->pdiff.median, r->pdiff.worst, r->below_worst, r->iou_gen_orig_max,
+               r->gen_nn_l2_median);
+        for (size_t i = 0; i < r->nbase; i++) {
+            const pd_eval_baseline *x = &r->base[i];
+            printf("%-14s %8.2f %8.2f %8.2f %6zu %9.4f %9.4g\n", x->name, x->acc.mean,
+                   x->acc.median, x->acc.worst, x->below_worst, x->max_iou_mean, x->nn_l2_median);
+        }
+        printf("matched novelty: noise reaches %.2f%% at p-diff's max IoU %.4f; p-diff mean "
+               "%.2f%%: gain %+.2f pp\n", r->matched_noise_acc, r->iou_gen_orig_max,
+               r->pdiff.mean, r->matched_novelty_gain);
+    }
     if (!r->figures_ok) fprintf(stderr, "pdiff: warning: figures not drawn: %s\n", r->figures_error);
 }
 
@@ -77,6 +89,7 @@ int cmd_eval(int argc, char **argv) {
     pd_status st = pd_eval(&o, &r);
     if (st) return cli_error(st);
     print_results(&r);
+    pd_eval_result_free(&r);
     printf("\nwrote %s/results.json and results.md\n", o.out_dir);
     return 0;
 }

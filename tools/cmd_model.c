@@ -9,6 +9,7 @@
 
 #include "stages.h"
 #include "core/fsutil.h"
+#include "pdiff/ae_diag.h"
 #include "pdiff/generate.h"
 
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
@@ -39,6 +40,15 @@ static int parse_sizes4(const char *s, size_t *out, const char *name) {
     return 1;
 }
 
+/* the autoencoder's diagnostics that training wrote, as one line (and a
+ * warning when it does not resolve the checkpoints) */
+static void print_ae_diag(const char *model_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/autoencoder.json", model_dir);
+    pd_ae_diag d;
+    if (pd_ae_diag_read(path, &d) == PD_OK) pd_ae_diag_print(&d, "autoencoder", stderr);
+}
+
 int model_from_opts(pd_pdiff_config *c, const cli_opt *opts) {
     const char *v;
     pd_pdiff_defaults(c);
@@ -48,6 +58,14 @@ int model_from_opts(pd_pdiff_config *c, const cli_opt *opts) {
             return 2;
         }
         pd_pdiff_recipe_paper(c);
+    }
+    if ((v = cli_get(opts, "--normalize"))) {
+        int k = pd_normalize_parse(v);
+        if (k < 0) {
+            fprintf(stderr, "pdiff: --normalize must be dim, tensor or none, not '%s'\n", v);
+            return 2;
+        }
+        c->normalize = (pd_normalize_kind)k;
     }
     if ((v = cli_get(opts, "--preset")) && pd_pdiff_set_preset(c, v)) return cli_error(PD_ERR_ARG);
     c->ae.fold = (int)cli_long(opts, "--fold", c->ae.fold);
@@ -96,15 +114,20 @@ int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_co
     pd_status st = load_manifest(dir, patterns, &m);
     if (st) return cli_error(st);
     float *V = NULL;
+    size_t *sizes = NULL;
     st = pd_manifest_load_vectors(&m, dir, &V);
+    if (!st) st = pd_manifest_tensor_sizes(&m, dir, &sizes);
     size_t use = K && K < m.K ? K : m.K;
     pd_progress p = cli_progress();
     if (!st) st = pd_mkdir_p(model_dir);
     if (!st) {
-        fprintf(stderr, "training on %zu checkpoints, D = %zu, into %s\n", use, m.D, model_dir);
-        st = pd_pdiff_train(c, V, use, m.D, model_dir, &p);
+        fprintf(stderr, "training on %zu checkpoints, D = %zu, normalized by %s, into %s\n", use,
+                m.D, pd_normalize_name(c->normalize), model_dir);
+        st = pd_pdiff_train(c, V, use, m.D, sizes, m.nparams, model_dir, &p);
     }
+    if (!st) print_ae_diag(model_dir);
     free(V);
+    free(sizes);
     pd_manifest_free(&m);
     return st ? cli_error(st) : 0;
 }

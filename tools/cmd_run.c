@@ -152,6 +152,7 @@ int cmd_run(int argc, char **argv) {
     pd_eval_result r;
     if ((st = pd_eval(&eo, &r))) return cli_error(st);
     print_results(&r);
+    pd_eval_result_free(&r);
     char t[3][24];
     printf("\nwall time (s): collect %s, train %s, generate %s, eval %.1f\n",
            pd_eval_secs(t[0], secs[0]), pd_eval_secs(t[1], secs[1]), pd_eval_secs(t[2], secs[2]),

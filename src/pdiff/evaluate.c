@@ -21,6 +21,7 @@
 #include "pdiff/figures.h"
 #include "pdiff/generate.h"
 #include "pdiff/manifest.h"
+#include "pdiff/memorization.h"
 #include "train/classify.h"
 
 void pd_eval_defaults(pd_eval_opts *o) {
@@ -190,16 +191,35 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     cJSON_AddNumberToObject(s, "gen_gen", r->iou_gen_gen);
     cJSON_AddNumberToObject(s, "gen_orig", r->iou_gen_orig);
     cJSON_AddNumberToObject(s, "gen_orig_max", r->iou_gen_orig_max);
+    /* kept for readers of earlier results: each baseline's mean max IoU and accuracy */
     cJSON *b = cJSON_AddObjectToObject(s, "baselines");
-    const char *amp[3] = {"noise_0.01", "noise_0.05", "noise_0.1"};
-    for (int i = 0; i < 3; i++) {
-        cJSON *x = cJSON_AddObjectToObject(b, amp[i]);
-        cJSON_AddNumberToObject(x, "max_iou_mean", r->noise_iou_max[i]);
-        cJSON_AddNumberToObject(x, "acc_mean", r->noise_acc[i]);
+    for (size_t i = 0; i < r->nbase; i++) {
+        cJSON *x = cJSON_AddObjectToObject(b, r->base[i].name);
+        cJSON_AddNumberToObject(x, "max_iou_mean", r->base[i].max_iou_mean);
+        cJSON_AddNumberToObject(x, "acc_mean", r->base[i].acc.mean);
     }
-    cJSON *ft = cJSON_AddObjectToObject(b, "finetune");
-    cJSON_AddNumberToObject(ft, "max_iou_mean", r->finetune_iou_max);
-    cJSON_AddNumberToObject(ft, "acc_mean", r->finetune_acc);
+    cJSON *bl = cJSON_AddObjectToObject(root, "baselines");
+    for (size_t i = 0; i < r->nbase; i++) {
+        const pd_eval_baseline *x = &r->base[i];
+        cJSON *y = cJSON_AddObjectToObject(bl, x->name);
+        if (isfinite(x->amp)) cJSON_AddNumberToObject(y, "amplitude", x->amp);
+        add_stats(y, "test_acc", x->acc);
+        cJSON_AddNumberToObject(y, "max_iou_mean", x->max_iou_mean);
+        cJSON_AddNumberToObject(y, "nn_l2_median", x->nn_l2_median);
+        cJSON_AddNumberToObject(y, "below_worst_original", (double)x->below_worst);
+    }
+    cJSON *mz = cJSON_AddObjectToObject(root, "memorization");
+    cJSON_AddNumberToObject(mz, "gen_nn_l2_median", r->gen_nn_l2_median);
+    cJSON_AddNumberToObject(mz, "orig_nn_l2_median", r->orig_nn_l2_median);
+    cJSON_AddNumberToObject(mz, "gen_max_iou_mean", r->iou_gen_orig_max);
+    cJSON_AddNumberToObject(mz, "matched_noise_acc", r->matched_noise_acc);
+    cJSON_AddNumberToObject(mz, "matched_novelty_gain", r->matched_novelty_gain);
+    if (r->has_ae) {
+        char *aj = pd_ae_diag_json(&r->ae);
+        cJSON *ae = aj ? cJSON_Parse(aj) : NULL;
+        free(aj);
+        if (ae) cJSON_AddItemToObject(root, "autoencoder", ae);
+    }
     cJSON *d = cJSON_AddObjectToObject(root, "distance");
     cJSON_AddNumberToObject(d, "gen_to_nearest_original", r->dist_gen_nearest);
     cJSON_AddNumberToObject(d, "original_to_nearest_original", r->dist_orig_nearest);
@@ -232,46 +252,178 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     free(text);
     if (st) return st;
 
-    char md[8192], t[3][24], bl[3][80];
-    if (isnan(r->finetune_iou_max)) { /* --no-baselines */
-        for (int i = 0; i < 3; i++) snprintf(bl[i], sizeof bl[i], "not computed");
+    char md[16384], t[3][24];
+    size_t n = 0;
+#define MD(...) n += (size_t)snprintf(md + n, n < sizeof md ? sizeof md - n : 0, __VA_ARGS__)
+    MD("# p-diff results\n\nTest accuracy (%%) on %s.\n\n"
+       "| | best | mean | median | worst |\n|---|---|---|---|---|\n"
+       "| original (K = %zu) | %.2f | %.2f | %.2f | %.2f |\n"
+       "| p-diff (N = %zu finite) | %.2f | %.2f | %.2f | %.2f |\n\n",
+       o->data_dir ? o->data_dir : "the manifest's dataset", K, r->original.best,
+       r->original.mean, r->original.median, r->original.worst, r->pdiff.n, r->pdiff.best,
+       r->pdiff.mean, r->pdiff.median, r->pdiff.worst);
+    MD("| method | accuracy |\n|---|---|\n"
+       "| original (best) | %.2f |\n| ensemble (mean subset) | %.2f |\n"
+       "| p-diff (selected on training set) | %.2f |\n"
+       "| p-diff (selected on test set, as the authors' code) | %.2f |\n\n"
+       "Generated models below the worst original: %zu of %zu; non-finite: %zu.\n\n",
+       r->original.best, r->ensemble, r->selected, r->test_selected, r->below_worst, N,
+       r->nonfinite);
+    if (r->has_ae)
+        MD("## Autoencoder\n\nReconstruction RMSE %.4g per dimension against a spread of "
+           "%.4g among the originals: ratio %.3f (above 1: the checkpoints are not resolved). "
+           "Nearest to its own original: %.3f (an isotropic error of that size would give "
+           "%.3f). Correlation of reconstructed with original deviations: %.3f.\n\n",
+           r->ae.recon_rmse, r->ae.spread_rms, r->ae.recon_ratio, r->ae.nn_identity,
+           r->ae.nn_identity_iso, r->ae.dev_corr);
+    MD("## Similarity (IoU of wrong test predictions)\n\n"
+       "| pair | mean IoU |\n|---|---|\n| original–original | %.4f |\n"
+       "| generated–generated | %.4f |\n| generated–original | %.4f |\n"
+       "| generated: max IoU to any original | %.4f |\n\n",
+       r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig, r->iou_gen_orig_max);
+    MD("## Against the memorization baselines\n\n");
+    if (!r->nbase) {
+        MD("Baselines not computed (--no-baselines).\n\n");
     } else {
-        snprintf(bl[0], sizeof bl[0], "%.4f / %.4f / %.4f", r->noise_iou_max[0],
-                 r->noise_iou_max[1], r->noise_iou_max[2]);
-        snprintf(bl[1], sizeof bl[1], "%.2f / %.2f / %.2f", r->noise_acc[0], r->noise_acc[1],
-                 r->noise_acc[2]);
-        snprintf(bl[2], sizeof bl[2], "%.4f / %.2f", r->finetune_iou_max, r->finetune_acc);
+        MD("| models (N = %zu each) | mean acc | median | worst | below worst original "
+           "| mean max IoU | median L2 to nearest original |\n|---|---|---|---|---|---|---|\n"
+           "| p-diff | %.2f | %.2f | %.2f | %zu | %.4f | %.4g |\n",
+           N, r->pdiff.mean, r->pdiff.median, r->pdiff.worst, r->below_worst,
+           r->iou_gen_orig_max, r->gen_nn_l2_median);
+        for (size_t i = 0; i < r->nbase; i++) {
+            const pd_eval_baseline *x = &r->base[i];
+            MD("| %s | %.2f | %.2f | %.2f | %zu | %.4f | %.4g |\n", x->name, x->acc.mean,
+               x->acc.median, x->acc.worst, x->below_worst, x->max_iou_mean, x->nn_l2_median);
+        }
+        MD("\nnoise_A: the nearest original of each generated model plus N(0, A²) noise; "
+           "finetune: that original after %ld SGD steps; average: the mean of %d random "
+           "originals; gaussian: each coordinate drawn from the originals' mean and "
+           "standard deviation.\n\nAt p-diff's novelty (mean max IoU %.4f) the noise "
+           "baseline reaches %.2f %% (interpolated); p-diff's mean %.2f %%: matched-novelty "
+           "gain %+.2f pp.\n\n",
+           o->finetune_steps, PD_AVERAGE_OF, r->iou_gen_orig_max, r->matched_noise_acc,
+           r->pdiff.mean, r->matched_novelty_gain);
     }
-    int n = snprintf(md, sizeof md,
-        "# p-diff results\n\n"
-        "Test accuracy (%%) on %s.\n\n"
-        "| | best | mean | median | worst |\n|---|---|---|---|---|\n"
-        "| original (K = %zu) | %.2f | %.2f | %.2f | %.2f |\n"
-        "| p-diff (N = %zu finite) | %.2f | %.2f | %.2f | %.2f |\n\n"
-        "| method | accuracy |\n|---|---|\n"
-        "| original (best) | %.2f |\n| ensemble (mean subset) | %.2f |\n"
-        "| p-diff (selected on training set) | %.2f |\n"
-        "| p-diff (selected on test set, as the authors' code) | %.2f |\n\n"
-        "Generated models below the worst original: %zu of %zu; non-finite: %zu.\n\n"
-        "## Similarity (IoU of wrong test predictions)\n\n"
-        "| pair | mean IoU |\n|---|---|\n| original–original | %.4f |\n"
-        "| generated–generated | %.4f |\n| generated–original | %.4f |\n"
-        "| generated: max IoU to any original | %.4f |\n"
-        "| noise 0.01 / 0.05 / 0.1 on nearest original: max IoU | %s |\n"
-        "| noise 0.01 / 0.05 / 0.1: mean accuracy | %s |\n"
-        "| fine-tuned nearest original: max IoU / accuracy | %s |\n\n"
-        "## Parameter space\n\nMean L2 distance to the nearest original: generated %.4g, "
-        "originals (to another original) %.4g.\n\n"
-        "## Wall time (s)\n\ncollect %s, train %s, generate %s, eval %.1f\n",
-        o->data_dir ? o->data_dir : "the manifest's dataset",
-        K, r->original.best, r->original.mean, r->original.median, r->original.worst,
-        r->pdiff.n, r->pdiff.best, r->pdiff.mean, r->pdiff.median, r->pdiff.worst,
-        r->original.best, r->ensemble, r->selected, r->test_selected, r->below_worst, N,
-        r->nonfinite, r->iou_orig_orig, r->iou_gen_gen, r->iou_gen_orig, r->iou_gen_orig_max,
-        bl[0], bl[1], bl[2], r->dist_gen_nearest, r->dist_orig_nearest, pd_eval_secs(t[0], o->seconds[0]),
-        pd_eval_secs(t[1], o->seconds[1]), pd_eval_secs(t[2], o->seconds[2]), r->seconds_eval);
+    MD("## Parameter space\n\nL2 distance to the nearest original: generated mean %.4g, "
+       "median %.4g; originals (to another original) mean %.4g, median %.4g.\n\n"
+       "## Wall time (s)\n\ncollect %s, train %s, generate %s, eval %.1f\n",
+       r->dist_gen_nearest, r->gen_nn_l2_median, r->dist_orig_nearest, r->orig_nn_l2_median,
+       pd_eval_secs(t[0], o->seconds[0]), pd_eval_secs(t[1], o->seconds[1]),
+       pd_eval_secs(t[2], o->seconds[2]), r->seconds_eval);
+#undef MD
     snprintf(path, sizeof path, "%s/results.md", o->out_dir);
     return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
+}
+
+static const double noise_amps[PD_EVAL_NOISE_AMPS] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.2};
+
+void pd_eval_result_free(pd_eval_result *r) {
+    for (size_t b = 0; b < PD_EVAL_BASELINES; b++) {
+        free(r->base[b].max_iou);
+        free(r->base[b].test_acc);
+        free(r->base[b].nn_l2);
+        r->base[b].max_iou = r->base[b].test_acc = r->base[b].nn_l2 = NULL;
+    }
+    r->nbase = 0;
+}
+
+/* evaluates baseline vector vec as model i of baseline b */
+static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
+                               const model_eval *orig, size_t K, size_t D,
+                               pd_eval_baseline *b, size_t i) {
+    model_eval me;
+    pd_status st = eval_vector(e, vec, &me);
+    if (st) return st;
+    b->test_acc[i] = me.test_acc;
+    b->max_iou[i] = max_iou_to(&me, orig, K, e->words, (size_t)-1);
+    pd_nearest_l2(vec, 1, O, K, D, 0, &b->nn_l2[i]);
+    free(me.wrong);
+    return PD_OK;
+}
+
+/* the baselines of memorization.h, N models each: for every finite
+ * generated model, its nearest original plus noise at each amplitude and
+ * fine-tuned; then N means of 16 random originals and N per-coordinate
+ * Gaussian draws */
+static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluator *e,
+                               const float *O, size_t K, const float *G, size_t N, size_t D,
+                               const model_eval *orig, long *done_n, long total) {
+    r->nbase = PD_EVAL_BASELINES;
+    for (size_t b = 0; b < PD_EVAL_BASELINES; b++) {
+        pd_eval_baseline *x = &r->base[b];
+        x->amp = b < PD_EVAL_NOISE_AMPS ? noise_amps[b] : NAN;
+        if (b < PD_EVAL_NOISE_AMPS) snprintf(x->name, sizeof x->name, "noise_%g", noise_amps[b]);
+        else snprintf(x->name, sizeof x->name, "%s",
+                      (const char *[]){"finetune", "average", "gaussian"}[b - PD_EVAL_NOISE_AMPS]);
+        x->max_iou = malloc(N * sizeof(double));
+        x->test_acc = malloc(N * sizeof(double));
+        x->nn_l2 = malloc(N * sizeof(double));
+        if (!x->max_iou || !x->test_acc || !x->nn_l2) return pd_fail(PD_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < N; i++) x->max_iou[i] = x->test_acc[i] = x->nn_l2[i] = NAN;
+    }
+    const size_t FT = PD_EVAL_NOISE_AMPS, AVG = FT + 1, GAUSS = FT + 2;
+    float *tmp = malloc(2 * D * sizeof(float)), *sd = tmp + D;
+    int32_t *order = malloc(e->train.n * sizeof(int32_t));
+    pd_status st = tmp && order ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
+    pd_rng rng;
+    pd_rng_seed(&rng, o->seed, 30);
+    pd_net_set_trainable(&e->net, 1);
+    if (!st) st = pd_params_alloc_state(&e->net.params);
+    for (size_t i = 0; i < N && !st; i++) {
+        int finite = 1;
+        for (size_t j = 0; j < D && finite; j++) finite = isfinite(G[i * D + j]);
+        if (!finite) continue;
+        double dd;
+        size_t k = nearest(G + i * D, O, K, D, (size_t)-1, &dd);
+        for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
+            for (size_t j = 0; j < D; j++)
+                tmp[j] = O[k * D + j] + (float)noise_amps[a] * pd_rng_normal(&rng);
+            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[a], i);
+            pd_report(&o->progress, "eval", ++*done_n, total, NULL);
+        }
+        if (st) break;
+        /* a short fine-tune of the nearest original's subset */
+        pd_params_scatter(&e->net.params, O + k * D);
+        memset(e->net.params.m, 0, e->net.params.total * sizeof(float));
+        for (size_t j = 0; j < e->train.n; j++) order[j] = (int32_t)j;
+        size_t cursor = e->train.n; /* forces a shuffle */
+        long step = 0;
+        pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
+        st = pd_fit_steps(&e->net, e->g, &e->train, &fo, &rng, order, &cursor, &step,
+                          o->finetune_steps, NULL);
+        if (!st) {
+            pd_params_gather(&e->net.params, tmp);
+            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[FT], i);
+        }
+        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
+    }
+    pd_rng_seed(&rng, o->seed, 31);
+    for (size_t i = 0; i < N && !st; i++) {
+        pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
+        st = eval_baseline(e, tmp, O, orig, K, D, &r->base[AVG], i);
+        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
+    }
+    pd_rng_seed(&rng, o->seed, 32);
+    float *mean = st ? NULL : malloc(D * sizeof(float));
+    if (!st && !mean) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) pd_column_moments(O, K, D, mean, sd);
+    for (size_t i = 0; i < N && !st; i++) {
+        pd_baseline_gaussian(mean, sd, D, &rng, tmp);
+        st = eval_baseline(e, tmp, O, orig, K, D, &r->base[GAUSS], i);
+        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
+    }
+    free(mean);
+    free(tmp);
+    free(order);
+    for (size_t b = 0; b < PD_EVAL_BASELINES && !st; b++) {
+        pd_eval_baseline *x = &r->base[b];
+        x->acc = stats(x->test_acc, N);
+        x->max_iou_mean = stats(x->max_iou, N).mean;
+        x->nn_l2_median = stats(x->nn_l2, N).median;
+        x->below_worst = 0;
+        for (size_t i = 0; i < N; i++) x->below_worst += x->test_acc[i] < r->original.worst;
+    }
+    return st;
 }
 
 /* per-model arrays for the figures, and an IoU matrix of the first 20
@@ -279,7 +431,7 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
 static pd_status draw_figures(const pd_eval_opts *o, pd_eval_result *r, const pd_manifest *m,
                               evaluator *e, const float *O, size_t K, const float *G, size_t N,
                               size_t D, const model_eval *orig, const model_eval *gen,
-                              double *accs, const double *base) {
+                              double *accs, const double *orig_nn, const double *gen_nn) {
     double *oacc = accs, *gacc = accs + K; /* accs has K + N + 1 slots */
     double *omax = malloc((K + N + 1) * sizeof(double)), *gmax = omax ? omax + K : NULL;
     size_t ko = K < 20 ? K : 20, kg = N < 20 ? N : 20, ni = ko + kg;
@@ -309,13 +461,11 @@ static pd_status draw_figures(const pd_eval_opts *o, pd_eval_result *r, const pd
         pd_tensor *tt = pd_params_find(&e->net.params, m->params[t]);
         sizes[t] = tt ? tt->numel : 0;
     }
-    int with_base = o->baselines && N > 0;
+    pd_fig_series series[PD_EVAL_BASELINES];
+    for (size_t b = 0; b < r->nbase; b++)
+        series[b] = (pd_fig_series){r->base[b].name, r->base[b].max_iou, r->base[b].test_acc, N};
     pd_figures_in fi = {o->out_dir, O, K, G, N, D, oacc, gacc, omax, gmax,
-                        {with_base ? base : NULL, with_base ? base + 2 * N : NULL,
-                         with_base ? base + 4 * N : NULL},
-                        {with_base ? base + N : NULL, with_base ? base + 3 * N : NULL,
-                         with_base ? base + 5 * N : NULL},
-                        with_base ? base + 6 * N : NULL, with_base ? base + 7 * N : NULL,
+                        series, r->nbase, gen_nn, orig_nn,
                         iou_m, ni, o->model_dir, o->seed, ko, sizes, m->nparams};
     pd_status fs = pd_figures_write(&fi);
     r->figures_ok = fs == PD_OK;
@@ -350,7 +500,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     evaluator e = {0};
     pd_dataset train = {0}, test = {0};
     model_eval *orig = NULL, *gen = NULL;
-    double *gen_dist = NULL, *accs = NULL, *base = NULL; /* baselines: 8 × N */
+    double *gen_dist = NULL, *accs = NULL;
     float *tmp = NULL;
     if ((st = pd_manifest_load_vectors(&m, o->ckpt_dir, &O))) goto done;
     if ((st = pd_generated_read(o->gen_dir, D, &G, &N))) goto done;
@@ -393,12 +543,11 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     gen_dist = malloc((N ? N : 1) * sizeof(double));
     accs = malloc((K + N + 1) * sizeof(double));
     tmp = malloc(D * sizeof(float));
-    base = malloc(8 * (N ? N : 1) * sizeof(double));
-    if (!orig || !gen || !gen_dist || !accs || !tmp || !base) {
+    if (!orig || !gen || !gen_dist || !accs || !tmp) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
-    long total = (long)(K + N + 1 + (o->baselines ? 4 * N : 0)), done_n = 0;
+    long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * N : 0)), done_n = 0;
     for (size_t k = 0; k < K && !st; k++) {
         st = eval_vector(&e, O + k * D, &orig[k]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);
@@ -462,79 +611,51 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     r->dist_gen_nearest = stats(gen_dist, N).mean;
 
-    /* baselines built from each generated model's nearest original */
-    const float amps[3] = {0.01f, 0.05f, 0.1f};
-    for (int a = 0; a < 3; a++) r->noise_iou_max[a] = r->noise_acc[a] = NAN;
-    r->finetune_iou_max = r->finetune_acc = NAN;
-    for (size_t i = 0; i < 8 * N; i++) base[i] = NAN;
+    /* memorization: nearest-original distances, and the baselines */
+    double *orig_nn = malloc(K * sizeof(double));
+    if (!orig_nn) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto free_cache;
+    }
+    pd_nearest_l2(O, K, O, K, D, 1, orig_nn);
+    r->orig_nn_l2_median = K > 1 ? stats(orig_nn, K).median : NAN;
+    r->gen_nn_l2_median = stats(gen_dist, N).median;
+    r->matched_noise_acc = r->matched_novelty_gain = NAN;
     if (o->baselines && N > 0) {
-        double iou_sum[4] = {0}, acc_sum[4] = {0};
-        size_t cnt = 0;
-        pd_rng rng;
-        pd_rng_seed(&rng, o->seed, 30);
-        int32_t *order = malloc(e.train.n * sizeof(int32_t));
-        if (!order) {
-            st = pd_fail(PD_ERR_NOMEM, "out of memory");
-            goto free_cache;
-        }
-        pd_net_set_trainable(&e.net, 1);
-        if ((st = pd_params_alloc_state(&e.net.params))) {
-            free(order);
-            goto free_cache;
-        }
-        for (size_t i = 0; i < N && !st; i++) {
-            if (!gen[i].wrong) continue;
-            double dd;
-            size_t k = nearest(G + i * D, O, K, D, (size_t)-1, &dd);
-            model_eval b;
-            for (int a = 0; a < 3 && !st; a++) {
-                for (size_t j = 0; j < D; j++) tmp[j] = O[k * D + j] + amps[a] * pd_rng_normal(&rng);
-                if ((st = eval_vector(&e, tmp, &b))) break;
-                base[(2 * a) * N + i] = max_iou_to(&b, orig, K, e.words, (size_t)-1);
-                base[(2 * a + 1) * N + i] = b.test_acc;
-                iou_sum[a] += base[(2 * a) * N + i];
-                acc_sum[a] += b.test_acc;
-                free(b.wrong);
-                pd_report(&o->progress, "eval", ++done_n, total, NULL);
+        st = run_baselines(o, r, &e, O, K, G, N, D, orig, &done_n, total);
+        if (!st) {
+            double iou_pts[PD_EVAL_NOISE_AMPS], acc_pts[PD_EVAL_NOISE_AMPS];
+            for (int a = 0; a < PD_EVAL_NOISE_AMPS; a++) {
+                iou_pts[a] = r->base[a].max_iou_mean;
+                acc_pts[a] = r->base[a].acc.mean;
             }
-            if (st) break;
-            /* a short fine-tune of the nearest original's subset */
-            pd_params_scatter(&e.net.params, O + k * D);
-            memset(e.net.params.m, 0, e.net.params.total * sizeof(float));
-            for (size_t j = 0; j < e.train.n; j++) order[j] = (int32_t)j;
-            size_t cursor = e.train.n; /* forces a shuffle */
-            long step = 0;
-            pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
-            st = pd_fit_steps(&e.net, e.g, &e.train, &fo, &rng, order, &cursor, &step,
-                              o->finetune_steps, NULL);
-            if (!st) {
-                pd_params_gather(&e.net.params, tmp);
-                st = eval_vector(&e, tmp, &b);
-            }
-            if (st) break;
-            base[6 * N + i] = max_iou_to(&b, orig, K, e.words, (size_t)-1);
-            base[7 * N + i] = b.test_acc;
-            iou_sum[3] += base[6 * N + i];
-            acc_sum[3] += b.test_acc;
-            free(b.wrong);
-            cnt++;
-            pd_report(&o->progress, "eval", ++done_n, total, NULL);
+            r->matched_noise_acc = pd_matched_novelty_acc(iou_pts, acc_pts, PD_EVAL_NOISE_AMPS,
+                                                          r->iou_gen_orig_max);
+            r->matched_novelty_gain = r->pdiff.mean - r->matched_noise_acc;
         }
-        free(order);
-        if (cnt) {
-            for (int a = 0; a < 3; a++) {
-                r->noise_iou_max[a] = iou_sum[a] / (double)cnt;
-                r->noise_acc[a] = acc_sum[a] / (double)cnt;
-            }
-            r->finetune_iou_max = iou_sum[3] / (double)cnt;
-            r->finetune_acc = acc_sum[3] / (double)cnt;
+    }
+    /* the autoencoder alone: its reconstructions of the training vectors */
+    if (!st && o->model_dir) {
+        char rdir[4096];
+        snprintf(rdir, sizeof rdir, "%s/reconstructed", o->model_dir);
+        snprintf(path, sizeof path, "%s/reconstructed/generated.safetensors", o->model_dir);
+        float *R = NULL;
+        size_t KR = 0;
+        if (pd_file_exists(path)) {
+            st = pd_generated_read(rdir, D, &R, &KR);
+            if (!st && (KR < 1 || KR > K))
+                st = pd_fail(PD_ERR_SHAPE, "%s: %zu reconstructions for %zu originals", path, KR, K);
+            if (!st) st = pd_ae_diagnose(O, R, KR, D, o->seed, &r->ae);
+            r->has_ae = !st;
+            free(R);
         }
     }
     if (!st) st = pd_mkdir_p(o->out_dir);
     if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
-    if (!st) st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, base);
+    if (!st) st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, orig_nn, gen_dist);
     r->seconds_eval = now_s() - t0;
     if (!st) st = write_results(o, r, orig, K, gen, N, gen_dist);
+    free(orig_nn);
 free_cache:
     free(cache_test);
     free(cache_train);
@@ -545,7 +666,6 @@ done:
     free(gen);
     free(gen_dist);
     free(accs);
-    free(base);
     free(tmp);
     free(O);
     free(G);
@@ -555,5 +675,6 @@ done:
     pd_dataset_free(&train);
     pd_dataset_free(&test);
     pd_manifest_free(&m);
+    if (st) pd_eval_result_free(r);
     return st;
 }

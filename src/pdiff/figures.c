@@ -522,20 +522,21 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     fprintf(d.f, "# blocks (gnuplot index): x = max IoU of wrong predictions to the "
                  "originals, y = test accuracy (%%)\n");
     plot_list pl = {.len = 0, .blocks = 0};
-    static const char *const noise_col[3] = {"#9ecae1", "#4292c6", "#08306b"};
-    static const char *const noise_name[3] = {"noise 0.01", "noise 0.05", "noise 0.1"};
+    /* light to dark blues for the noise amplitudes, then distinct hues */
+    static const char *const col[] = {"#c6dbef", "#9ecae1", "#6baed6", "#4292c6",
+                                      "#2171b5", "#08306b", "#2ca02c", "#ff7f0e",
+                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     const char *f = "similarity.tsv";
     size_t pts = 0;
     pts += add_series(&pl, d.f, f, in->orig_max_iou, in->orig_test_acc, in->K, "original",
                       "pt 7 ps 0.8 lc rgb '#7f7f7f'");
-    for (int k = 0; k < 3; k++) {
+    for (size_t k = 0; in->baselines && k < in->n_baselines; k++) {
+        const pd_fig_series *b = &in->baselines[k];
         char style[64];
-        snprintf(style, sizeof style, "pt 5 ps 0.7 lc rgb '%s'", noise_col[k]);
-        pts += add_series(&pl, d.f, f, in->noise_max_iou[k], in->noise_acc[k], in->N,
-                          noise_name[k], style);
+        snprintf(style, sizeof style, "pt %d ps 0.7 lc rgb '%s'", 5 + 2 * (int)(k % 4),
+                 col[k % (sizeof col / sizeof *col)]);
+        pts += add_series(&pl, d.f, f, b->x, b->y, b->n, b->name, style);
     }
-    pts += add_series(&pl, d.f, f, in->ft_max_iou, in->ft_acc, in->N, "fine-tuned",
-                      "pt 13 ps 1.0 lc rgb '#2ca02c'");
     pts += add_series(&pl, d.f, f, in->gen_max_iou, in->gen_test_acc, in->N, "p-diff",
                       "pt 9 ps 1.1 lc rgb '#d62728'");
     if (pts == 0) {
@@ -549,12 +550,88 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     gp_begin(g.f, "similarity", 1000, 600);
     fprintf(g.f, "set title \"Accuracy vs similarity to the originals (cf. Fig. 4b)\\n"
                  "noise-added and fine-tuned: from the nearest original of a generated "
-                 "model\"\n");
+                 "model; average: mean of 16 originals; gaussian: per-coordinate fit\"\n");
     fprintf(g.f, "set xlabel 'max IoU of wrong predictions with any original'\n");
     fprintf(g.f, "set ylabel 'test accuracy (%%)'\nset grid lc rgb '#cccccc'\n");
     fprintf(g.f, "set key outside right top box title 'models (count)'\n");
     fprintf(g.f, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
     fprintf(g.f, "%s\n", pl.cmd);
+    *drawn = 1;
+    return ff_close2(&d, &g);
+}
+
+/* ---- memorization.png ---------------------------------------------------- */
+
+/* Histograms of log10 nearest-original distance: generated vectors against
+ * the originals' own nearest-neighbour distances. Generated models far
+ * closer to an original than the originals are to each other are copies. */
+
+static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
+    const pd_figures_in *in = c->in;
+    const double *v[2] = {in->orig_nn_l2, in->gen_nn_l2};
+    size_t n[2] = {in->K, in->N}, m[2] = {0, 0};
+    if (!v[0] || !v[1]) return PD_OK;
+    double lo = INFINITY, hi = -INFINITY, med[2] = {NAN, NAN};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < n[s]; i++)
+            if (isfinite(v[s][i]) && v[s][i] > 0) {
+                m[s]++;
+                lo = fmin(lo, log10(v[s][i]));
+                hi = fmax(hi, log10(v[s][i]));
+            }
+    if (!m[0] || !m[1]) return PD_OK;
+    if (hi - lo < 1e-9) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    double width = (hi - lo) / HIST_BINS, cnt[2][HIST_BINS] = {{0}};
+    for (int s = 0; s < 2; s++) {
+        double *sorted = malloc(m[s] * sizeof(double));
+        if (!sorted) return pd_fail(PD_ERR_NOMEM, "out of memory");
+        size_t q = 0;
+        for (size_t i = 0; i < n[s]; i++) {
+            if (!(isfinite(v[s][i]) && v[s][i] > 0)) continue;
+            sorted[q++] = v[s][i];
+            size_t b = (size_t)((log10(v[s][i]) - lo) / width);
+            cnt[s][b < HIST_BINS ? b : HIST_BINS - 1] += 1;
+        }
+        /* the median, for the legend (insertion sort: n is a few hundred) */
+        for (size_t i = 1; i < q; i++)
+            for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                double t = sorted[j];
+                sorted[j] = sorted[j - 1];
+                sorted[j - 1] = t;
+            }
+        med[s] = q % 2 ? sorted[q / 2] : 0.5 * (sorted[q / 2 - 1] + sorted[q / 2]);
+        free(sorted);
+    }
+    fig_file d, g;
+    pd_status st = ff_open(&d, c, "memorization.tsv");
+    if (st) return st;
+    if ((st = ff_open(&g, c, "memorization.gp"))) {
+        ff_close(&d);
+        return st;
+    }
+    fprintf(d.f, "# bin centre: L2 to the nearest original\toriginals (%% of %zu)\t"
+                 "generated (%% of %zu)\n", m[0], m[1]);
+    for (size_t b = 0; b < HIST_BINS; b++) {
+        fprintf(d.f, "%.9g\t", pow(10.0, lo + ((double)b + 0.5) * width));
+        put_num(d.f, 100.0 * cnt[0][b] / (double)m[0], '\t');
+        put_num(d.f, 100.0 * cnt[1][b] / (double)m[1], '\n');
+    }
+    gp_begin(g.f, "memorization", 900, 560);
+    fprintf(g.f, "set title \"Distance to the nearest original: generated vectors vs the "
+                 "originals among themselves\"\n");
+    fprintf(g.f, "set xlabel 'L2 distance to the nearest (other) original (log scale)'\n"
+                 "set ylabel 'share of vectors (%%)'\nset logscale x\n"
+                 "set grid ytics lc rgb '#cccccc'\nset key top left box opaque\n"
+                 "set style fill transparent solid 0.45 border\nset yrange [0:*]\n");
+    double f = pow(10.0, width);
+    fprintf(g.f, "plot 'memorization.tsv' using 1:2:($1/%.9g):($1*%.9g):(0):2 with boxxy lc rgb "
+                 "'#4c72b0' title sprintf('originals (%zu, median %%.3g)', %.9g), \\\n"
+                 "     'memorization.tsv' using 1:3:($1/%.9g):($1*%.9g):(0):3 with boxxy lc rgb "
+                 "'#d62728' title sprintf('p-diff generated (%zu, median %%.3g)', %.9g)\n",
+            sqrt(f), sqrt(f), m[0], med[0], sqrt(f), sqrt(f), m[1], med[1]);
     *drawn = 1;
     return ff_close2(&d, &g);
 }
@@ -997,7 +1074,8 @@ pd_status pd_figures_write(const pd_figures_in *in) {
         fig_fn fn;
     } figs[] = {{"accuracy", fig_accuracy},     {"similarity", fig_similarity},
                 {"iou_matrix", fig_iou},        {"embedding", fig_embedding},
-                {"heatmap", fig_heatmap},       {"loss", fig_loss}};
+                {"heatmap", fig_heatmap},       {"loss", fig_loss},
+                {"memorization", fig_memorization}};
     pd_status plot_err = PD_OK;
     char first_msg[512] = "";
     for (size_t i = 0; i < sizeof figs / sizeof *figs; i++) {

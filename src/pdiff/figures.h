@@ -8,7 +8,10 @@
  *
  *   accuracy.png    test accuracy of originals vs generated (paper Fig. 6a)
  *   similarity.png  max IoU to the originals vs test accuracy: originals,
- *                   p-diff, noise-added and fine-tuned baselines (Fig. 4b)
+ *                   p-diff and every baseline given (Fig. 4b)
+ *   memorization.png  distance of each generated vector to its nearest
+ *                   original against the originals' own nearest-neighbour
+ *                   distances (histograms on a log scale)
  *   iou_matrix.png  IoU heat map + the four averaged comparisons (Fig. 4a);
  *                   only when iou_matrix is given
  *   embedding.png   PCA of the parameter vectors: originals, generated and
@@ -30,6 +33,13 @@
 
 #include "pdiff.h"
 
+/* one kind of model in a scatter: n points (x[i], y[i]), non-finite skipped */
+typedef struct {
+    const char *name;
+    const double *x, *y;
+    size_t n;
+} pd_fig_series;
+
 typedef struct {
     const char *out_dir;      /* figures go to out_dir/figures/ (created) */
     const float *O;           /* original subset vectors (K, D) */
@@ -39,10 +49,14 @@ typedef struct {
     size_t D;
     const double *orig_test_acc, *gen_test_acc; /* (K), (N) percent, NaN = unknown */
     const double *orig_max_iou, *gen_max_iou;   /* (K), (N) max IoU to any (other) original */
-    /* per generated model (N): its nearest original + Gaussian noise of std
-     * 0.01 / 0.05 / 0.1, and the nearest original fine-tuned; any may be NULL */
-    const double *noise_max_iou[3], *noise_acc[3];
-    const double *ft_max_iou, *ft_acc;
+    /* baselines drawn beside p-diff in similarity.png, in order (may be
+     * NULL / 0); see pd_fig_series */
+    const pd_fig_series *baselines;
+    size_t n_baselines;
+    /* memorization.png: L2 of each generated vector to its nearest
+     * original (N) and of each original to its nearest other (K); NULL:
+     * the figure is skipped */
+    const double *gen_nn_l2, *orig_nn_l2;
     const float *iou_matrix;  /* (iou_n, iou_n): first originals, then generated; may be NULL */
     size_t iou_n;
     const char *model_dir;    /* may be NULL: holds train_log.jsonl */

@@ -304,3 +304,22 @@ pd_status pd_manifest_load_vectors(const pd_manifest *m, const char *dir, float 
     *V = out;
     return PD_OK;
 }
+
+pd_status pd_manifest_tensor_sizes(const pd_manifest *m, const char *dir, size_t **sizes) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, m->K ? m->files[0] : "");
+    pd_st_file f;
+    pd_status st = pd_st_read(path, &f);
+    if (st) return st;
+    size_t *out = malloc((m->nparams ? m->nparams : 1) * sizeof(size_t));
+    if (!out) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->nparams && !st; i++) {
+        const pd_st_tensor *t = pd_st_find(&f, m->params[i]);
+        if (!t) st = pd_fail(PD_ERR_NOTFOUND, "%s: tensor '%s' is missing", path, m->params[i]);
+        else out[i] = t->numel;
+    }
+    pd_st_free(&f);
+    if (st) free(out);
+    else *sizes = out;
+    return st;
+}

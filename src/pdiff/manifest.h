@@ -41,5 +41,8 @@ void pd_manifest_free(pd_manifest *m);
 /* V (K × D), each row the subset of one checkpoint in manifest order; the
  * tensors must exist with consistent sizes in every file */
 pd_status pd_manifest_load_vectors(const pd_manifest *m, const char *dir, float **V);
+/* sizes[nparams] (malloc'd): each subset tensor's element count, read from
+ * the first checkpoint */
+pd_status pd_manifest_tensor_sizes(const pd_manifest *m, const char *dir, size_t **sizes);
 
 #endif

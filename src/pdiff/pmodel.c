@@ -22,9 +22,11 @@
 #include "io/params_io.h"
 #include "io/read_file.h"
 #include "io/safetensors.h"
+#include "pdiff/ae_diag.h"
 
 void pd_pdiff_defaults(pd_pdiff_config *c) {
     memset(c, 0, sizeof *c);
+    c->normalize = PD_NORMALIZE_DIM;
     pd_pdiff_set_preset(c, "small");
     size_t half[4] = {32, 64, 128, 256};
     memcpy(c->den_ch, half, sizeof half);
@@ -44,6 +46,7 @@ void pd_pdiff_defaults(pd_pdiff_config *c) {
 void pd_pdiff_recipe_paper(pd_pdiff_config *c) {
     size_t full[4] = {64, 128, 256, 512};
     memcpy(c->den_ch, full, sizeof full);
+    c->normalize = PD_NORMALIZE_NONE;
     c->ae_steps = 30000;
     c->ddpm_steps = 30000;
     c->lr = 1e-3f;
@@ -85,6 +88,7 @@ char *pd_pdiff_config_json(const pd_pdiff_config *c, size_t D) {
     cJSON_AddStringToObject(r, "format", "pdiff-model");
     cJSON_AddStringToObject(r, "version", PDIFF_VERSION);
     cJSON_AddNumberToObject(r, "D", (double)D);
+    cJSON_AddStringToObject(r, "normalize", pd_normalize_name(c->normalize));
     cJSON *ae = cJSON_AddObjectToObject(r, "autoencoder");
     cJSON_AddStringToObject(ae, "preset", c->ae_preset);
     cJSON_AddNumberToObject(ae, "fold", c->ae.fold);
@@ -171,6 +175,15 @@ pd_status pd_pdiff_config_parse(const char *text, const char *label,
         st = pd_fail(PD_ERR_FORMAT, "%s: a field is missing or out of range", label);
         goto done;
     }
+    /* model directories from before normalization existed trained on raw values */
+    const cJSON *nz = cJSON_GetObjectItemCaseSensitive(r, "normalize");
+    int nk = nz ? pd_normalize_parse(cJSON_IsString(nz) ? nz->valuestring : NULL)
+                : PD_NORMALIZE_NONE;
+    if (nk < 0) {
+        st = pd_fail(PD_ERR_FORMAT, "%s: \"normalize\" must be none, tensor or dim", label);
+        goto done;
+    }
+    c->normalize = (pd_normalize_kind)nk;
     snprintf(c->ae_preset, sizeof c->ae_preset, "%s", preset->valuestring);
     *D = (size_t)v[0];
     c->ae.D = *D;
@@ -411,7 +424,8 @@ static pd_status den_step(void *vctx, long t, double *loss) {
 /* the decoded noise-free latents of the training vectors, where
  * `pdiff eval --generated MODEL/reconstructed` measures the autoencoder */
 static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, size_t K,
-                                     size_t D, const char *dir) {
+                                     size_t D, const pd_normalizer *nz, const float *V,
+                                     uint64_t seed, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/reconstructed", dir);
     pd_status st = pd_mkdir_p(path);
@@ -420,15 +434,26 @@ static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, siz
     if (!st && !R) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_ae_decode_all(ae, g, Z, K, R);
     if (!st) {
+        pd_normalizer_invert(nz, R, K);
         snprintf(path, sizeof path, "%s/reconstructed/generated.safetensors", dir);
         st = pd_save_matrix(path, "vectors", R, K, D);
     }
+    pd_ae_diag diag;
+    if (!st) st = pd_ae_diagnose(V, R, K, D, seed, &diag);
+    char *json = st ? NULL : pd_ae_diag_json(&diag);
+    if (!st && !json) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) {
+        snprintf(path, sizeof path, "%s/autoencoder.json", dir);
+        st = pd_write_file_atomic(path, json, strlen(json));
+    }
+    free(json);
     free(R);
     return st;
 }
 
-pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
-                         size_t D, const char *dir, const pd_progress *p) {
+pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K, size_t D,
+                         const size_t *tensor_sizes, size_t ntensors, const char *dir,
+                         const pd_progress *p) {
     pd_status st = pd_mkdir_p(dir);
     if (st) return st;
     pd_atomic_sweep(dir); /* temp files of a killed run */
@@ -460,11 +485,19 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
     pd_den den = {0};
     pd_diffusion df = {0};
     pd_graph *g = pd_graph_new();
-    float *Z = NULL, *ema = NULL;
-    if (!tr.log || !g) {
+    float *Z = NULL, *ema = NULL, *Vn = malloc(K * D * sizeof(float) + 1);
+    pd_normalizer nz = {0};
+    if (!tr.log || !g || !Vn) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* the autoencoder sees normalized vectors (fit on V, refit identically
+     * on resume) */
+    if ((st = pd_normalizer_fit(&nz, c->normalize, V, K, D, tensor_sizes, ntensors))) goto done;
+    snprintf(path, sizeof path, "%s/norm.safetensors", dir);
+    if ((st = pd_normalizer_save(&nz, path))) goto done;
+    memcpy(Vn, V, K * D * sizeof(float));
+    pd_normalizer_apply(&nz, Vn, K);
     pd_ae_config ac = c->ae;
     ac.D = D;
     if ((st = pd_ae_create(&ae, &ac))) goto done;
@@ -475,7 +508,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
     /* phase 1: autoencoder */
     snprintf(state, sizeof state, "%s/ae_state.safetensors", dir);
     train_state ts = {&ae.params, NULL, &rng, 0, 0.0, 0, 0};
-    ae_ctx actx = {&ae, g, V, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}};
+    ae_ctx actx = {&ae, g, Vn, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}};
     if ((st = run_phase(&tr, "autoencoder", c->ae_steps, &ts, state, ae_step, &actx))) goto done;
     snprintf(path, sizeof path, "%s/ae.safetensors", dir);
     if ((st = pd_params_save(&ae.params, path, NULL, NULL, 0))) goto done;
@@ -487,10 +520,10 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = pd_ae_encode_all(&ae, g, V, K, Z))) goto done;
+    if ((st = pd_ae_encode_all(&ae, g, Vn, K, Z))) goto done;
     snprintf(path, sizeof path, "%s/latents.safetensors", dir);
     if ((st = pd_save_matrix(path, "latents", Z, K, L))) goto done;
-    if ((st = save_reconstruction(&ae, g, Z, K, D, dir))) goto done;
+    if ((st = save_reconstruction(&ae, g, Z, K, D, &nz, V, c->seed, dir))) goto done;
 
     /* phase 2: latent DDPM */
     pd_den_config dc = {L, c->T, {c->den_ch[0], c->den_ch[1], c->den_ch[2], c->den_ch[3]}};
@@ -519,6 +552,8 @@ done:
     if (!st) st = flush_log(dir, tr.log, &tr.loglen);
     free(tr.log);
     free(Z);
+    free(Vn);
+    pd_normalizer_free(&nz);
     pd_free(ema);
     pd_ae_free(&ae);
     pd_den_free(&den);
@@ -547,6 +582,15 @@ pd_status pd_pdiff_load(const char *dir, pd_pdiff_model *m) {
     pd_ae_config ac = m->cfg.ae;
     ac.D = m->D;
     if ((st = pd_ae_create(&m->ae, &ac))) return st;
+    snprintf(path, sizeof path, "%s/norm.safetensors", dir);
+    if (pd_file_exists(path) || m->cfg.normalize != PD_NORMALIZE_NONE)
+        st = pd_normalizer_load(&m->norm, path, m->D);
+    else
+        st = pd_normalizer_fit(&m->norm, PD_NORMALIZE_NONE, NULL, 0, m->D, NULL, 0);
+    if (st) return st;
+    if (m->norm.kind != m->cfg.normalize)
+        return pd_fail(PD_ERR_FORMAT, "%s: normalization '%s' but config.json says '%s'", path,
+                       pd_normalize_name(m->norm.kind), pd_normalize_name(m->cfg.normalize));
     snprintf(path, sizeof path, "%s/ae.safetensors", dir);
     if ((st = pd_params_load(&m->ae.params, path, 0))) return st;
     pd_den_config dc = {m->ae.latent_c * m->ae.latent_l, m->cfg.T,
@@ -567,6 +611,7 @@ void pd_pdiff_free(pd_pdiff_model *m) {
     pd_den_free(&m->den);
     pd_free(m->ema);
     pd_diffusion_free(&m->df);
+    pd_normalizer_free(&m->norm);
     memset(m, 0, sizeof *m);
 }
 
@@ -604,6 +649,7 @@ pd_status pd_pdiff_sample(pd_pdiff_model *m, size_t N, int ddim, size_t steps,
         st = ddim ? pd_ddim_sample(&m->den, w, &m->df, g, n, steps, eta, &rng, z, on_sample, &sp)
                   : pd_ddpm_sample(&m->den, w, &m->df, g, n, &rng, z, on_sample, &sp);
         if (!st) st = pd_ae_decode_all(&m->ae, g, z, n, out + b0 * m->D);
+        if (!st) pd_normalizer_invert(&m->norm, out + b0 * m->D, n);
     }
 done:
     free(z);
@@ -629,6 +675,7 @@ pd_status pd_pdiff_reconstruct(pd_pdiff_model *m, const char *model_dir, float *
     pd_graph *g = pd_graph_new();
     if (!*V || !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_ae_decode_all(&m->ae, g, z->data, *K, *V);
+    if (!st) pd_normalizer_invert(&m->norm, *V, *K);
     pd_graph_free(g);
     pd_st_free(&f);
     if (st) {

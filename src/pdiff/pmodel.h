@@ -3,8 +3,10 @@
  * autoencoder, then the latent DDPM on its noise-free latents), saving and
  * loading, and sampling new parameter vectors.
  *
- * A model directory holds config.json, ae.safetensors, den.safetensors,
- * den_ema.safetensors, latents.safetensors, train_log.jsonl, and while
+ * A model directory holds config.json, norm.safetensors (normalize.h),
+ * ae.safetensors, den.safetensors, den_ema.safetensors, latents.safetensors
+ * (of the normalized vectors), autoencoder.json (ae_diag.h),
+ * reconstructed/generated.safetensors, train_log.jsonl, and while
  * training *_state.safetensors files that let an interrupted run resume
  * and reproduce the uninterrupted one bit for bit (same thread count).
  */
@@ -15,8 +17,10 @@
 #include "pdiff/ae.h"
 #include "pdiff/denoiser.h"
 #include "pdiff/diffusion.h"
+#include "pdiff/normalize.h"
 
 typedef struct {
+    pd_normalize_kind normalize; /* of the vectors before the autoencoder */
     char ae_preset[16];   /* small | medium | custom */
     pd_ae_config ae;      /* D filled from the data */
     size_t den_ch[4];
@@ -42,12 +46,17 @@ typedef struct {
     pd_den den;
     float *ema;           /* EMA of den.params.data */
     pd_diffusion df;
+    pd_normalizer norm;   /* inverted after every decode */
 } pd_pdiff_model;
 
 /* train on V (K × D) into model_dir (created); resumes from its state
- * files when present with the same config */
-pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K,
-                         size_t D, const char *model_dir, const pd_progress *p);
+ * files when present with the same config. tensor_sizes (ntensors, summing
+ * to D; NULL = one tensor) are the tensor boundaries for --normalize tensor.
+ * At the end of the autoencoder phase the diagnostics of ae_diag.h go to
+ * model_dir/autoencoder.json. */
+pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K, size_t D,
+                         const size_t *tensor_sizes, size_t ntensors, const char *model_dir,
+                         const pd_progress *p);
 pd_status pd_pdiff_load(const char *model_dir, pd_pdiff_model *m);
 void pd_pdiff_free(pd_pdiff_model *m);
 
