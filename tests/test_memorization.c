@@ -163,6 +163,7 @@ static void test_diag_identity_decoder(void **state) {
     assert_true(d.recon_ratio == 0.0);
     assert_true(d.nn_identity == 1.0);
     assert_true(d.nn_identity_iso == 1.0);
+    assert_true(d.nn_resolvable == 1.0);
     assert_float_equal(d.dev_corr, 1.0, 1e-12);
     assert_float_equal(d.spread_rms, 0.01, 0.002);
     free(O);
@@ -212,6 +213,7 @@ static void test_diag_swapped_rows(void **state) {
     pd_ae_diag d;
     assert_int_equal(pd_ae_diagnose(O, R, K, D, 0, &d), PD_OK);
     assert_true(d.nn_identity == 0.0);
+    assert_true(d.nn_resolvable == 0.0); /* each error is a whole original-to-original step */
     assert_true(d.recon_ratio > 1.2); /* two independent draws: about √2 */
     free(O);
     free(R);

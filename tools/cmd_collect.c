@@ -49,8 +49,10 @@ int cmd_collect(int argc, char **argv) {
     if (cli_get(opts, "--out")) o.out_dir = cli_get(opts, "--out");
     o.progress = cli_progress();
     double t0 = cli_now();
-    pd_status st = pd_collect(&o);
+    pd_collect_report rep;
+    pd_status st = pd_collect(&o, &rep);
     if (st) return cli_error(st);
+    pd_collect_report_print(&rep, stdout);
     printf("collected %zu checkpoints in %s (%.1f s)\n", o.K, o.out_dir, cli_now() - t0);
     return 0;
 }

@@ -117,7 +117,9 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "== 1/4 collect\n");
     snprintf(path, sizeof path, "%s/manifest.json", cdir);
     int had = pd_file_exists(path);
-    if ((st = pd_collect(&co))) return cli_error(st);
+    pd_collect_report rep;
+    if ((st = pd_collect(&co, &rep))) return cli_error(st);
+    pd_collect_report_print(&rep, stderr);
     secs[0] = stage_seconds(run, "collect", had ? NAN : cli_now() - t0);
 
     fprintf(stderr, "== 2/4 train\n");

@@ -66,17 +66,22 @@ pd_status pd_ae_diagnose(const float *O, const float *R, size_t K, size_t D, uin
     d->recon_ratio = d->spread_rms > 0 ? d->recon_rmse / d->spread_rms : NAN;
     d->dev_corr = var_o > 0 && var_r > 0 ? cov / sqrt(var_o * var_r) : NAN;
 
-    size_t hit = 0, hit_iso = 0;
+    size_t hit = 0, hit_iso = 0, resolvable = 0;
     pd_rng rng;
     pd_rng_seed(&rng, seed, 40);
     for (size_t k = 0; k < K; k++) {
         hit += (size_t)nearest_is(R + k * D, O, K, D, k);
+        double err_k = sq_dist(R + k * D, O + k * D, D), nn_k = INFINITY;
+        for (size_t j = 0; j < K; j++)
+            if (j != k) nn_k = fmin(nn_k, sq_dist(O + j * D, O + k * D, D));
+        resolvable += nn_k > err_k;
         for (size_t j = 0; j < D; j++)
             x[j] = O[k * D + j] + (float)d->recon_rmse * pd_rng_normal(&rng);
         hit_iso += (size_t)nearest_is(x, O, K, D, k);
     }
     d->nn_identity = (double)hit / (double)K;
     d->nn_identity_iso = (double)hit_iso / (double)K;
+    d->nn_resolvable = (double)resolvable / (double)K;
     free(mo);
     free(mr);
     free(x);
@@ -90,6 +95,7 @@ char *pd_ae_diag_json(const pd_ae_diag *d) {
     cJSON_AddNumberToObject(o, "recon_ratio", d->recon_ratio);
     cJSON_AddNumberToObject(o, "nn_identity", d->nn_identity);
     cJSON_AddNumberToObject(o, "nn_identity_iso", d->nn_identity_iso);
+    cJSON_AddNumberToObject(o, "nn_resolvable", d->nn_resolvable);
     cJSON_AddNumberToObject(o, "dev_corr", d->dev_corr);
     cJSON_AddNumberToObject(o, "K", (double)d->K);
     cJSON_AddNumberToObject(o, "D", (double)d->D);
@@ -106,28 +112,29 @@ pd_status pd_ae_diag_read(const char *path, pd_ae_diag *d) {
     cJSON *o = cJSON_ParseWithLength((const char *)text, len);
     free(text);
     const char *keys[] = {"recon_rmse", "spread_rms", "recon_ratio", "nn_identity",
-                          "nn_identity_iso", "dev_corr", "K", "D"};
-    double v[8];
-    for (int i = 0; i < 8 && !st; i++) {
+                          "nn_identity_iso", "nn_resolvable", "dev_corr", "K", "D"};
+    double v[9];
+    for (int i = 0; i < 9 && !st; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
         /* cJSON writes NaN as null */
         if (cJSON_IsNumber(x)) v[i] = x->valuedouble;
-        else if (cJSON_IsNull(x) && i < 6) v[i] = NAN;
+        else if (cJSON_IsNull(x) && i < 7) v[i] = NAN;
         else st = pd_fail(PD_ERR_FORMAT, "%s: field '%s' is missing or not a number", path, keys[i]);
     }
     cJSON_Delete(o);
     if (st) return st;
-    *d = (pd_ae_diag){v[0], v[1], v[2], v[3], v[4], v[5], (size_t)v[6], (size_t)v[7]};
+    *d = (pd_ae_diag){v[0], v[1], v[2], v[3], v[4], v[5], v[6], (size_t)v[7], (size_t)v[8]};
     return PD_OK;
 }
 
 void pd_ae_diag_print(const pd_ae_diag *d, const char *who, FILE *to) {
     fprintf(to,
             "%s: reconstruction RMSE %.3g, spread of the originals %.3g (ratio %.3f); "
-            "nearest to its own original %.3f (isotropic error of that size: %.3f); "
+            "nearest to its own original %.3f (isotropic error of that size: %.3f; "
+            "nearest other original farther than the error: %.3f); "
             "deviation correlation %.3f\n",
             who, d->recon_rmse, d->spread_rms, d->recon_ratio, d->nn_identity,
-            d->nn_identity_iso, d->dev_corr);
+            d->nn_identity_iso, d->nn_resolvable, d->dev_corr);
     if (d->recon_ratio > 1)
         fprintf(to, "%s: warning: the autoencoder does not resolve the checkpoints "
                         "(reconstruction error %.2f× their spread)\n", who, d->recon_ratio);

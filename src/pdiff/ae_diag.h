@@ -16,6 +16,9 @@
  *                unbiased error of this size allows, given how close the
  *                originals lie to one another (neighbouring snapshots can
  *                be closer than any useful reconstruction error)
+ *   nn_resolvable  fraction of k whose nearest other original lies farther
+ *                from O[k] than R[k] does: the originals' own nearest-
+ *                neighbour distances against the error actually made
  *   dev_corr     Pearson correlation, over all k and j, of R[k] − mean(R)
  *                with O[k] − mean(O): do the reconstructions keep what
  *                distinguishes the checkpoints?
@@ -31,7 +34,7 @@
 
 typedef struct {
     double recon_rmse, spread_rms, recon_ratio;
-    double nn_identity, nn_identity_iso, dev_corr;
+    double nn_identity, nn_identity_iso, nn_resolvable, dev_corr;
     size_t K, D;
 } pd_ae_diag;
 

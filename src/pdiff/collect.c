@@ -88,9 +88,38 @@ static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
     return st;
 }
 
+/* every checkpoint evaluated on test (cached tail features in subset mode)
+ * for the report of collect_report.h */
+static pd_status make_report(const pd_collect_opts *o, pd_net *net, pd_graph *g,
+                             const pd_feats *test, size_t batch, pd_collect_report *rep) {
+    size_t K = o->K, D = pd_params_selected_size(&net->params), words = (test->n + 63) / 64;
+    uint64_t *wrong = calloc(K * words + 1, sizeof(uint64_t));
+    double *acc = malloc(K * sizeof(double));
+    float *V = malloc(K * D * sizeof(float) + 1);
+    int32_t *pred = malloc(test->n * sizeof(int32_t) + 1);
+    pd_status st = wrong && acc && V && pred ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < K && !st; k++) {
+        char path[4096];
+        ckpt_path(path, sizeof path, o->out_dir, k);
+        st = pd_params_load(&net->params, path, 0);
+        if (!st) st = pd_evaluate(net, g, test, batch, &acc[k], NULL, pred);
+        if (st) break;
+        for (size_t i = 0; i < test->n; i++)
+            if (pred[i] != test->y[i]) wrong[k * words + i / 64] |= 1ull << (i % 64);
+        pd_params_gather(&net->params, V + k * D);
+        pd_report(&o->progress, "report", (long)k + 1, (long)K, NULL);
+    }
+    if (!st) pd_collect_report_make(wrong, words, acc, V, K, D, test->n, rep);
+    free(wrong);
+    free(acc);
+    free(V);
+    free(pred);
+    return st;
+}
+
 static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
                                const pd_feats *train, const pd_feats *test,
-                               const pd_feats *train_eval) {
+                               const pd_feats *train_eval, pd_collect_report *rep) {
     char path[4096], phase[64];
     for (size_t k = 0; k < o->K; k++) {
         ckpt_path(path, sizeof path, o->out_dir, k);
@@ -106,7 +135,7 @@ static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *
         snprintf(info, sizeof info, "test acc %.2f%%", te);
         pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
     }
-    return PD_OK;
+    return make_report(o, net, g, test, 500, rep);
 }
 
 /* resume state of the subset phase: snapshots done + the momentum buffer */
@@ -153,7 +182,7 @@ static pd_status save_state(const char *dir, const pd_net *net, size_t done) {
 
 static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph *g,
                                 const pd_feats *train, const pd_feats *test,
-                                const pd_feats *train_eval) {
+                                const pd_feats *train_eval, pd_collect_report *rep) {
     char path[4096];
     snprintf(path, sizeof path, "%s/base.safetensors", o->out_dir);
     pd_status st;
@@ -206,6 +235,7 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         if (!st) pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
     }
     free(order);
+    if (!st) st = make_report(o, net, g, &ctest, 1000, rep);
 done:
     free(ftrain);
     free(ftest);
@@ -213,7 +243,9 @@ done:
     return st;
 }
 
-pd_status pd_collect(const pd_collect_opts *o) {
+pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
+    pd_collect_report local;
+    pd_collect_report *rep = report ? report : &local;
     if (o->K == 0 || o->batch == 0 || o->epochs < 0 || (o->mode == PD_COLLECT_SUBSET && o->every <= 0))
         return pd_fail(PD_ERR_ARG, "collect: K, batch and --every must be positive");
     /* inputs (data, network) are checked before the output directory is
@@ -243,10 +275,10 @@ pd_status pd_collect(const pd_collect_opts *o) {
     pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
     if (feval.n > o->eval_train) feval.n = o->eval_train;
     if (!st) {
-        if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, g, &ftrain, &ftest, &feval);
-        else st = collect_subset(o, &net, g, &ftrain, &ftest, &feval);
+        if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, g, &ftrain, &ftest, &feval, rep);
+        else st = collect_subset(o, &net, g, &ftrain, &ftest, &feval, rep);
     }
-    if (!st) st = pd_manifest_write_collect(o, &net, &train, &test);
+    if (!st) st = pd_manifest_write_collect(o, &net, &train, &test, rep);
     pd_graph_free(g);
     pd_net_free(&net);
     pd_dataset_free(&train);

@@ -11,7 +11,8 @@
  * seeds mode: K networks trained from K seeds; every parameter is kept.
  *
  * Output: DIR/ckpt_NNN.safetensors (complete networks, metadata with
- * accuracies), DIR/base.safetensors (subset mode), DIR/manifest.json.
+ * accuracies), DIR/base.safetensors (subset mode), DIR/manifest.json
+ * (with the report of collect_report.h).
  * Re-running continues where an interrupted run stopped.
  */
 #ifndef PD_COLLECT_H
@@ -21,6 +22,7 @@
 
 #include "core/progress.h"
 #include "nn/net.h"
+#include "pdiff/collect_report.h"
 
 typedef enum { PD_COLLECT_SUBSET, PD_COLLECT_SEEDS } pd_collect_mode;
 
@@ -46,6 +48,8 @@ typedef struct {
 } pd_collect_opts;
 
 void pd_collect_defaults(pd_collect_opts *o);
-pd_status pd_collect(const pd_collect_opts *o);
+/* report (may be NULL): how different the K checkpoints are
+ * (collect_report.h); also written to manifest.json "report" */
+pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report);
 
 #endif

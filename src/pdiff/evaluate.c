@@ -20,6 +20,7 @@
 #include "io/params_io.h"
 #include "pdiff/figures.h"
 #include "pdiff/generate.h"
+#include "pdiff/collect_report.h"
 #include "pdiff/manifest.h"
 #include "pdiff/memorization.h"
 #include "train/classify.h"
@@ -69,15 +70,6 @@ static pd_status eval_vector(evaluator *e, const float *vec, model_eval *out) {
     for (size_t i = 0; i < e->test.n; i++)
         if (e->pred[i] != e->test.y[i]) out->wrong[i / 64] |= 1ull << (i % 64);
     return PD_OK;
-}
-
-static double iou(const uint64_t *a, const uint64_t *b, size_t words) {
-    size_t in = 0, un = 0;
-    for (size_t i = 0; i < words; i++) {
-        in += (size_t)__builtin_popcountll(a[i] & b[i]);
-        un += (size_t)__builtin_popcountll(a[i] | b[i]);
-    }
-    return un ? (double)in / (double)un : 1.0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -133,7 +125,7 @@ static double max_iou_to(const model_eval *m, const model_eval *orig, size_t K, 
     if (!m->wrong) return best;
     for (size_t k = 0; k < K; k++) {
         if (k == skip || !orig[k].wrong) continue;
-        double x = iou(m->wrong, orig[k].wrong, words);
+        double x = pd_bits_iou(m->wrong, orig[k].wrong, words);
         if (!(x <= best)) best = x;
     }
     return best;
@@ -146,7 +138,7 @@ static double mean_pair_iou(const model_eval *a, size_t na, const model_eval *b,
     for (size_t i = 0; i < na; i++)
         for (size_t j = same ? i + 1 : 0; j < nb; j++)
             if (a[i].wrong && b[j].wrong) {
-                sum += iou(a[i].wrong, b[j].wrong, words);
+                sum += pd_bits_iou(a[i].wrong, b[j].wrong, words);
                 cnt++;
             }
     return cnt ? sum / (double)cnt : NAN;
@@ -273,9 +265,11 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
         MD("## Autoencoder\n\nReconstruction RMSE %.4g per dimension against a spread of "
            "%.4g among the originals: ratio %.3f (above 1: the checkpoints are not resolved). "
            "Nearest to its own original: %.3f (an isotropic error of that size would give "
-           "%.3f). Correlation of reconstructed with original deviations: %.3f.\n\n",
+           "%.3f; originals whose nearest other original is farther than their "
+           "reconstruction error: %.3f). Correlation of reconstructed with original "
+           "deviations: %.3f.\n\n",
            r->ae.recon_rmse, r->ae.spread_rms, r->ae.recon_ratio, r->ae.nn_identity,
-           r->ae.nn_identity_iso, r->ae.dev_corr);
+           r->ae.nn_identity_iso, r->ae.nn_resolvable, r->ae.dev_corr);
     MD("## Similarity (IoU of wrong test predictions)\n\n"
        "| pair | mean IoU |\n|---|---|\n| original–original | %.4f |\n"
        "| generated–generated | %.4f |\n| generated–original | %.4f |\n"
@@ -455,7 +449,7 @@ static pd_status draw_figures(const pd_eval_opts *o, pd_eval_result *r, const pd
     for (size_t i = 0; i < ni; i++)
         for (size_t j = 0; j < ni; j++)
             iou_m[i * ni + j] = rows[i]->wrong && rows[j]->wrong
-                                    ? (float)iou(rows[i]->wrong, rows[j]->wrong, e->words)
+                                    ? (float)pd_bits_iou(rows[i]->wrong, rows[j]->wrong, e->words)
                                     : NAN;
     for (size_t t = 0; t < m->nparams; t++) {
         pd_tensor *tt = pd_params_find(&e->net.params, m->params[t]);

@@ -22,7 +22,8 @@ static char *dup_str(const char *s) {
 }
 
 pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
-                                    const pd_dataset *train, const pd_dataset *test) {
+                                    const pd_dataset *train, const pd_dataset *test,
+                                    const pd_collect_report *rep) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "pdiff-collect");
     cJSON_AddStringToObject(root, "version", PDIFF_VERSION);
@@ -56,6 +57,15 @@ pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
         if (net->params.t[i].flags & PD_SELECTED)
             cJSON_AddItemToArray(jp, cJSON_CreateString(net->params.t[i].name));
     cJSON_AddNumberToObject(root, "D", (double)pd_params_selected_size(&net->params));
+    if (rep) {
+        cJSON *jr = cJSON_AddObjectToObject(root, "report");
+        cJSON_AddNumberToObject(jr, "spread_rms", rep->spread_rms);
+        cJSON_AddNumberToObject(jr, "test_acc_min", rep->acc_min);
+        cJSON_AddNumberToObject(jr, "test_acc_max", rep->acc_max);
+        cJSON_AddNumberToObject(jr, "one_test_sample", rep->acc_step);
+        cJSON_AddNumberToObject(jr, "wrong_iou_mean", rep->iou_mean);
+        cJSON_AddBoolToObject(jr, "effectively_one_model", rep->one_model);
+    }
     cJSON *jc = cJSON_AddArrayToObject(root, "checkpoints");
     pd_status st = PD_OK;
     for (size_t k = 0; k < o->K && !st; k++) {

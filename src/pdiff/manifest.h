@@ -27,7 +27,8 @@ typedef struct {
 } pd_manifest;
 
 pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
-                                    const pd_dataset *train, const pd_dataset *test);
+                                    const pd_dataset *train, const pd_dataset *test,
+                                    const pd_collect_report *report);
 /* parses manifest JSON text; label names the source in errors */
 pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m);
 /* reads DIR/manifest.json; validates types and counts */
