@@ -235,6 +235,21 @@ M = os.path.join(T, "model_badcfg")
 shutil.copytree(os.path.join(G, "model"), M)
 open(os.path.join(M, "config.json"), "w").write('{"format": "pdiff-model", "D": "288"}')
 
+# --- a model whose normalization file is cut short, and one whose scale is 0
+M = os.path.join(T, "model_badnorm")
+shutil.copytree(os.path.join(G, "model"), M)
+b = open(os.path.join(M, "norm.safetensors"), "rb").read()
+open(os.path.join(M, "norm.safetensors"), "wb").write(b[: len(b) - 5])
+M = os.path.join(T, "model_zeroscale")
+shutil.copytree(os.path.join(G, "model"), M)
+p = os.path.join(M, "norm.safetensors")
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+hdr = json.loads(b[8:8 + n])
+off = 8 + n + hdr["scale"]["data_offsets"][0]
+b[off:off + 4] = struct.pack("<f", 0.0)
+open(p, "wb").write(bytes(b))
+
 # --- generated vectors with non-finite rows, for eval: two originals'
 # subsets (finite), one row with a NaN, one with +Inf
 rows = []
@@ -377,6 +392,12 @@ ABSENT="$T/gen_badcfg" expect_fail "generate: model config.json with wrong types
 # (generate samples first and creates --out when it writes: progress mode)
 expect_fail "generate: --out under a regular file" "file.txt/sub: cannot create directory" progress \
   "$CLI" generate "$G" -n 2 --sampler ddim --steps 2 --out "$T/file.txt/sub"
+ABSENT="$T/gen_badnorm" expect_fail "generate: model norm.safetensors cut short" "model_badnorm/norm.safetensors: " strict \
+  "$CLI" generate "$G" --model "$T/model_badnorm" -n 2 --out "$T/gen_badnorm"
+ABSENT="$T/gen_zeroscale" expect_fail "generate: model normalization scale 0" "model_zeroscale/norm.safetensors: element 0 of shift/scale" strict \
+  "$CLI" generate "$G" --model "$T/model_zeroscale" -n 2 --out "$T/gen_zeroscale"
+ABSENT="$T/m_badnorm" expect_fail "train: unknown --normalize" "--normalize must be dim, tensor or none, not 'layer'" strict \
+  "$CLI" train "$G" --out "$T/m_badnorm" --normalize layer
 ABSENT="$T/gen_nomodel" expect_fail "generate: model directory missing" "nomodel/config.json: cannot open" strict \
   "$CLI" generate "$G" --model "$T/nomodel" -n 2 --out "$T/gen_nomodel"
 expect_fail "eval: generated.safetensors missing" "emptydir/generated.safetensors: cannot open" strict \
