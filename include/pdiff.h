@@ -63,6 +63,13 @@ const char *pd_last_error(void);
 /* Sets OpenMP and BLAS thread counts. n = 0: PDIFF_THREADS or all cores. */
 int pd_set_threads(int n);
 int pd_threads(void);
+/* the OpenBLAS kernel family in use ("SkylakeX", "Prescott", ...), and the
+ * one this CPU should use when OpenBLAS fell back to a generic family for
+ * a CPU model it does not know (NULL otherwise). It takes effect only
+ * through OPENBLAS_CORETYPE set before OpenBLAS loads: the pdiff CLI does
+ * that and restarts itself. */
+const char *pd_blas_core(void);
+const char *pd_blas_core_suggestion(void);
 
 /* ---- RNG: xoshiro256** seeded by splitmix64(seed, stream) --------------- */
 typedef struct { uint64_t s[4]; int has_spare; float spare; } pd_rng;

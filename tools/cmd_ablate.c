@@ -30,6 +30,9 @@ static const variant ablations_noise[] = {
 static const variant ablations_norm[] = {
     {"no norm", {{"--norm", "none"}}, 0}, {"BN", {{"--norm", "batch"}}, 0},
     {"GN", {{"--norm", "group"}}, 0}, {"IN", {{"--norm", "instance"}}, 0}};
+static const variant ablations_normalize[] = {
+    {"none", {{"--normalize", "none"}}, 0}, {"tensor", {{"--normalize", "tensor"}}, 0},
+    {"dim", {{"--normalize", "dim"}}, 0}};
 static const variant ablations_T[] = {
     {"T=10", {{"-T", "10"}}, 0}, {"T=100", {{"-T", "100"}}, 0},
     {"T=1000", {{"-T", "1000"}}, 0}, {"T=2000", {{"-T", "2000"}}, 0}};
@@ -49,7 +52,8 @@ int cmd_ablate(int argc, char **argv) {
     const char *usage =
         "usage: pdiff ablate WHAT --run DIR [model options]\n\n"
         "WHAT: K (number of training checkpoints), noise (input/latent noise),\n"
-        "norm (autoencoder normalization), T (diffusion steps), arch (1D conv vs\n"
+        "norm (autoencoder normalization layers), normalize (of the parameter\n"
+        "vectors: none / tensor / dim), T (diffusion steps), arch (1D conv vs\n"
         "fully connected vs VAE). Layer choice is an option of collect/run\n"
         "(--params), since it needs its own checkpoints. Variants start from the\n"
         "run's options (RUN/config.json); options given here override them.";
@@ -70,9 +74,10 @@ int cmd_ablate(int argc, char **argv) {
 #define PICK(name, arr) else if (!strcmp(pos[0], name)) { vs = arr; nv = sizeof arr / sizeof arr[0]; }
     if (0) { vs = NULL; nv = 0; }
     PICK("K", ablations_K) PICK("noise", ablations_noise) PICK("norm", ablations_norm)
-    PICK("T", ablations_T) PICK("arch", ablations_arch)
+    PICK("T", ablations_T) PICK("arch", ablations_arch) PICK("normalize", ablations_normalize)
     else {
-        fprintf(stderr, "pdiff: unknown ablation '%s' (K, noise, norm, T, arch)\n", pos[0]);
+        fprintf(stderr, "pdiff: unknown ablation '%s' (K, noise, norm, normalize, T, arch)\n",
+                pos[0]);
         return 2;
     }
 #undef PICK

@@ -35,17 +35,26 @@ int main(int argc, char **argv) {
     /* OpenMP threads that spin between parallel regions starve BLAS and the
      * rest of a 2-core machine under any other load; libgomp reads its
      * policy before main runs, so set it and start again once. */
+    int restart = 0;
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-        execv("/proc/self/exe", argv);
+        restart = 1;
     }
+    /* OpenBLAS chose its slow generic kernels for a CPU model it does not
+     * know (src/core/cpu.c): name the right ones, which it reads at load */
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : pd_blas_core_suggestion();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        restart = 1;
+    }
+    if (restart) execv("/proc/self/exe", argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage();
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("pdiff %s\n", PDIFF_VERSION);
+        printf("pdiff %s (OpenBLAS kernels: %s)\n", PDIFF_VERSION, pd_blas_core());
         return 0;
     }
     pd_set_threads(0);

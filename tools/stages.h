@@ -20,7 +20,7 @@
     {"--epochs", "E", "training epochs of the base network (default 6)", NULL},               \
     {"--batch", "B", "SGD batch size (default 128)", NULL},                                   \
     {"--lr", "LR", "base training learning rate, cosine schedule (default 0.05)", NULL},     \
-    {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.01)", NULL}, \
+    {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.05)", NULL}, \
     {"--every", "STEPS", "subset SGD steps between snapshots (default 10)", NULL},           \
     {"--augment", NULL, "random crop + horizontal flip while training the base network (CIFAR)", NULL}, \
     {"--seed", "S", "random seed (default 0)", NULL}
@@ -43,8 +43,8 @@
     {"-T", "T", "diffusion steps (default 1000)", NULL},                                      \
     {"--beta-start", "B0", "first β (default 1e-4)", NULL},                                   \
     {"--beta-end", "B1", "last β (default 2e-2)", NULL},                                      \
-    {"--ae-steps", "N", "autoencoder training steps (default 5000)", NULL},                   \
-    {"--ddpm-steps", "N", "DDPM training steps (default 4000)", NULL},                        \
+    {"--ae-steps", "N", "autoencoder training steps (default 3000)", NULL},                   \
+    {"--ddpm-steps", "N", "DDPM training steps (default 3000)", NULL},                        \
     {"--model-lr", "LR", "AdamW learning rate (default 1e-3)", NULL},                         \
     {"--weight-decay", "W", "AdamW weight decay (default 2e-6)", NULL},                       \
     {"--ema", "DECAY", "EMA decay of the denoiser (default 0.9999)", NULL},                   \

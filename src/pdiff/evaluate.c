@@ -53,7 +53,9 @@ static int finite_vec(const float *v, size_t n) {
     return 1;
 }
 
-static pd_status eval_vector(evaluator *e, const float *vec, model_eval *out) {
+/* with_train: also the training-set accuracy (selection needs it; the
+ * baselines do not, which halves their cost) */
+static pd_status eval_vector(evaluator *e, const float *vec, int with_train, model_eval *out) {
     size_t D = pd_params_selected_size(&e->net.params);
     memset(out, 0, sizeof *out);
     out->max_iou = NAN;
@@ -63,7 +65,9 @@ static pd_status eval_vector(evaluator *e, const float *vec, model_eval *out) {
     }
     pd_params_scatter(&e->net.params, vec);
     pd_status st = pd_evaluate(&e->net, e->g, &e->test, 1000, &out->test_acc, NULL, e->pred);
-    if (!st) st = pd_evaluate(&e->net, e->g, &e->train, 1000, &out->train_acc, NULL, NULL);
+    out->train_acc = NAN;
+    if (!st && with_train)
+        st = pd_evaluate(&e->net, e->g, &e->train, 1000, &out->train_acc, NULL, NULL);
     if (st) return st;
     out->wrong = calloc(e->words, sizeof(uint64_t));
     if (!out->wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
@@ -326,7 +330,7 @@ static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
                                const model_eval *orig, size_t K, size_t D,
                                pd_eval_baseline *b, size_t i) {
     model_eval me;
-    pd_status st = eval_vector(e, vec, &me);
+    pd_status st = eval_vector(e, vec, 0, &me);
     if (st) return st;
     b->test_acc[i] = me.test_acc;
     b->max_iou[i] = max_iou_to(&me, orig, K, e->words, (size_t)-1);
@@ -456,8 +460,13 @@ static pd_status draw_figures(const pd_eval_opts *o, pd_eval_result *r, const pd
         sizes[t] = tt ? tt->numel : 0;
     }
     pd_fig_series series[PD_EVAL_BASELINES];
-    for (size_t b = 0; b < r->nbase; b++)
-        series[b] = (pd_fig_series){r->base[b].name, r->base[b].max_iou, r->base[b].test_acc, N};
+    char label[PD_EVAL_BASELINES][32]; /* "noise 0.01": gnuplot reads _ as a subscript */
+    for (size_t b = 0; b < r->nbase; b++) {
+        snprintf(label[b], sizeof label[b], "%s", r->base[b].name);
+        for (char *q = label[b]; *q; q++)
+            if (*q == '_') *q = ' ';
+        series[b] = (pd_fig_series){label[b], r->base[b].max_iou, r->base[b].test_acc, N};
+    }
     pd_figures_in fi = {o->out_dir, O, K, G, N, D, oacc, gacc, omax, gmax,
                         series, r->nbase, gen_nn, orig_nn,
                         iou_m, ni, o->model_dir, o->seed, ko, sizes, m->nparams};
@@ -543,11 +552,11 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * N : 0)), done_n = 0;
     for (size_t k = 0; k < K && !st; k++) {
-        st = eval_vector(&e, O + k * D, &orig[k]);
+        st = eval_vector(&e, O + k * D, 1, &orig[k]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);
     }
     for (size_t i = 0; i < N && !st; i++) {
-        st = eval_vector(&e, G + i * D, &gen[i]);
+        st = eval_vector(&e, G + i * D, 1, &gen[i]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);
     }
     if (st) goto free_cache;
@@ -558,7 +567,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         tmp[j] = (float)(s / (double)K);
     }
     model_eval ens;
-    if ((st = eval_vector(&e, tmp, &ens))) goto free_cache;
+    if ((st = eval_vector(&e, tmp, 0, &ens))) goto free_cache;
     free(ens.wrong);
     r->ensemble = ens.test_acc;
 

@@ -549,8 +549,9 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     }
     gp_begin(g.f, "similarity", 1000, 600);
     fprintf(g.f, "set title \"Accuracy vs similarity to the originals (cf. Fig. 4b)\\n"
-                 "noise-added and fine-tuned: from the nearest original of a generated "
-                 "model; average: mean of 16 originals; gaussian: per-coordinate fit\"\n");
+                 "noise and finetune: from each generated model's nearest original; "
+                 "average: mean of 16 originals;\\ngaussian: each coordinate from the "
+                 "originals' mean and sd\"\n");
     fprintf(g.f, "set xlabel 'max IoU of wrong predictions with any original'\n");
     fprintf(g.f, "set ylabel 'test accuracy (%%)'\nset grid lc rgb '#cccccc'\n");
     fprintf(g.f, "set key outside right top box title 'models (count)'\n");
@@ -569,15 +570,24 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
 static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
     const pd_figures_in *in = c->in;
     const double *v[2] = {in->orig_nn_l2, in->gen_nn_l2};
-    size_t n[2] = {in->K, in->N}, m[2] = {0, 0};
+    size_t n[2] = {in->K, in->N}, m[2] = {0, 0}, zeros[2] = {0, 0};
     if (!v[0] || !v[1]) return PD_OK;
+    /* exact copies (distance 0) cannot go on a log axis: they are drawn in
+     * the first bin, at the smallest positive distance */
+    double minpos = INFINITY;
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < n[s]; i++)
+            if (isfinite(v[s][i]) && v[s][i] > 0) minpos = fmin(minpos, v[s][i]);
+    if (!isfinite(minpos)) minpos = 1e-6;
+#define DIST(s, i) (v[s][i] > 0 ? v[s][i] : minpos)
     double lo = INFINITY, hi = -INFINITY, med[2] = {NAN, NAN};
     for (int s = 0; s < 2; s++)
         for (size_t i = 0; i < n[s]; i++)
-            if (isfinite(v[s][i]) && v[s][i] > 0) {
+            if (isfinite(v[s][i]) && v[s][i] >= 0) {
                 m[s]++;
-                lo = fmin(lo, log10(v[s][i]));
-                hi = fmax(hi, log10(v[s][i]));
+                zeros[s] += v[s][i] == 0;
+                lo = fmin(lo, log10(DIST(s, i)));
+                hi = fmax(hi, log10(DIST(s, i)));
             }
     if (!m[0] || !m[1]) return PD_OK;
     if (hi - lo < 1e-9) {
@@ -590,11 +600,12 @@ static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
         if (!sorted) return pd_fail(PD_ERR_NOMEM, "out of memory");
         size_t q = 0;
         for (size_t i = 0; i < n[s]; i++) {
-            if (!(isfinite(v[s][i]) && v[s][i] > 0)) continue;
+            if (!(isfinite(v[s][i]) && v[s][i] >= 0)) continue;
             sorted[q++] = v[s][i];
-            size_t b = (size_t)((log10(v[s][i]) - lo) / width);
+            size_t b = (size_t)((log10(DIST(s, i)) - lo) / width);
             cnt[s][b < HIST_BINS ? b : HIST_BINS - 1] += 1;
         }
+#undef DIST
         /* the median, for the legend (insertion sort: n is a few hundred) */
         for (size_t i = 1; i < q; i++)
             for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
@@ -621,7 +632,8 @@ static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
     }
     gp_begin(g.f, "memorization", 900, 560);
     fprintf(g.f, "set title \"Distance to the nearest original: generated vectors vs the "
-                 "originals among themselves\"\n");
+                 "originals among themselves%s\"\n",
+            zeros[0] + zeros[1] ? "\\n(exact copies, distance 0, are drawn in the first bin)" : "");
     fprintf(g.f, "set xlabel 'L2 distance to the nearest (other) original (log scale)'\n"
                  "set ylabel 'share of vectors (%%)'\nset logscale x\n"
                  "set grid ytics lc rgb '#cccccc'\nset key top left box opaque\n"
