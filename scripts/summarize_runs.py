@@ -30,12 +30,18 @@ def fmt(x, spec):
 
 def main(runs):
     rows = [(os.path.basename(os.path.normpath(d)),) + load(d) for d in runs]
-    print("| run | original best / median / worst | p-diff selected (train) | selected − best | "
+    print("| run | original best / median / worst | original selected (train) | "
+          "p-diff selected (train) | selected − best | "
           "p-diff median | median − orig. median | below worst (of N) |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, r, _ in rows:
         o, p = r["original"], r["pdiff"]
-        print(f"| {name} | {o['best']:.2f} / {o['median']:.2f} / {o['worst']:.2f} | "
+        # the training-set rule applied to the originals (older results.json
+        # lack original.selected: recomputed from the per-model list)
+        osel = o.get("selected")
+        if osel is None:
+            osel = max(r["originals"], key=lambda x: x["train_acc"])["test_acc"]
+        print(f"| {name} | {o['best']:.2f} / {o['median']:.2f} / {o['worst']:.2f} | {osel:.2f} | "
               f"{p['selected']:.2f} | {p['selected'] - o['best']:+.2f} | {p['median']:.2f} | "
               f"{p['median'] - o['median']:+.2f} | {p['below_worst_original']:.0f} of {p['count'] + p['nonfinite']:.0f} |")
     print()

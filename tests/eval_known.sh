@@ -70,6 +70,8 @@ want("gen max IoU 1", m["gen_max_iou_mean"] == 1)
 for k in ("best", "mean", "median", "worst"):
     want("pdiff %s = original %s" % (k, k), abs(p[k] - o[k]) < 1e-9)
 want("none below the worst", p["below_worst_original"] == 0)
+# the same models, the same selection rule
+want("original selected = p-diff selected", abs(o["selected"] - p["selected"]) < 1e-9)
 names = ["noise_0.005", "noise_0.01", "noise_0.02", "noise_0.05", "noise_0.1", "noise_0.2",
          "finetune", "average", "gaussian"]
 for n in names:

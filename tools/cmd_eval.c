@@ -19,6 +19,7 @@ void print_results(const pd_eval_result *r) {
     printf("%-34s %8.2f %8.2f %8.2f %8.2f\n", "p-diff", r->pdiff.best, r->pdiff.mean,
            r->pdiff.median, r->pdiff.worst);
     printf("\n%-34s %8.2f\n", "original (best)", r->original.best);
+    printf("%-34s %8.2f\n", "original (selected on train set)", r->orig_selected);
     printf("%-34s %8.2f\n", "ensemble", r->ensemble);
     printf("%-34s %8.2f\n", "p-diff (selected on train set)", r->selected);
     printf("%-34s %8.2f\n", "p-diff (selected on test set)", r->test_selected);

@@ -51,6 +51,8 @@ typedef struct {
     pd_stats pdiff;         /* test accuracy over finite generated models */
     double selected;        /* test acc of the generated model best on train */
     double test_selected;   /* best test acc (selected on test, as authors) */
+    double orig_selected;   /* the same training-set rule applied to the originals:
+                             * what selection alone achieves */
     size_t nonfinite, below_worst;
     double iou_orig_orig, iou_gen_gen, iou_gen_orig, iou_gen_orig_max;
     size_t nbase;           /* 0 with --no-baselines */
