@@ -43,8 +43,8 @@
     {"-T", "T", "diffusion steps (default 1000)", NULL},                                      \
     {"--beta-start", "B0", "first β (default 1e-4)", NULL},                                   \
     {"--beta-end", "B1", "last β (default 2e-2)", NULL},                                      \
-    {"--ae-steps", "N", "autoencoder training steps (default 3000)", NULL},                   \
-    {"--ddpm-steps", "N", "DDPM training steps (default 3000)", NULL},                        \
+    {"--ae-steps", "N", "autoencoder training steps (default 2500)", NULL},                   \
+    {"--ddpm-steps", "N", "DDPM training steps (default 2000)", NULL},                        \
     {"--model-lr", "LR", "AdamW learning rate (default 1e-3)", NULL},                         \
     {"--weight-decay", "W", "AdamW weight decay (default 2e-6)", NULL},                       \
     {"--ema", "DECAY", "EMA decay of the denoiser (default 0.9999)", NULL},                   \

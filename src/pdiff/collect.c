@@ -88,54 +88,93 @@ static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
     return st;
 }
 
-/* every checkpoint evaluated on test (cached tail features in subset mode)
- * for the report of collect_report.h */
-static pd_status make_report(const pd_collect_opts *o, pd_net *net, pd_graph *g,
-                             const pd_feats *test, size_t batch, pd_collect_report *rep) {
-    size_t K = o->K, D = pd_params_selected_size(&net->params), words = (test->n + 63) / 64;
-    uint64_t *wrong = calloc(K * words + 1, sizeof(uint64_t));
-    double *acc = malloc(K * sizeof(double));
-    float *V = malloc(K * D * sizeof(float) + 1);
-    int32_t *pred = malloc(test->n * sizeof(int32_t) + 1);
-    pd_status st = wrong && acc && V && pred ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < K && !st; k++) {
+/* what the report of collect_report.h needs of each checkpoint: its wrong
+ * test predictions, test accuracy and subset vector. Checkpoints collected
+ * in this process are recorded as they are made; those of an earlier,
+ * interrupted run are evaluated again from their files at the end. */
+typedef struct {
+    size_t K, D, words;
+    uint64_t *wrong;
+    double *acc;
+    float *V;
+    unsigned char *have;
+    int32_t *pred; /* test predictions of the model being recorded */
+} report_data;
+
+static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) {
+    rd->K = K;
+    rd->D = D;
+    rd->words = (ntest + 63) / 64;
+    rd->wrong = calloc(K * rd->words + 1, sizeof(uint64_t));
+    rd->acc = malloc(K * sizeof(double) + 1);
+    rd->V = malloc(K * D * sizeof(float) + 1);
+    rd->have = calloc(K + 1, 1);
+    rd->pred = malloc(ntest * sizeof(int32_t) + 1);
+    if (rd->wrong && rd->acc && rd->V && rd->have && rd->pred) return PD_OK;
+    return pd_fail(PD_ERR_NOMEM, "out of memory");
+}
+
+/* checkpoint k is the network as it is, rd->pred its test predictions */
+static void report_record(report_data *rd, const pd_net *net, const pd_feats *test, size_t k,
+                          double acc) {
+    for (size_t i = 0; i < test->n; i++)
+        if (rd->pred[i] != test->y[i]) rd->wrong[k * rd->words + i / 64] |= 1ull << (i % 64);
+    rd->acc[k] = acc;
+    pd_params_gather(&net->params, rd->V + k * rd->D);
+    rd->have[k] = 1;
+}
+
+static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net *net,
+                               pd_graph *g, const pd_feats *test, size_t batch,
+                               pd_collect_report *rep) {
+    pd_status st = PD_OK;
+    for (size_t k = 0; k < rd->K && !st; k++) {
+        if (rd->have[k]) continue;
         char path[4096];
         ckpt_path(path, sizeof path, o->out_dir, k);
+        double acc;
         st = pd_params_load(&net->params, path, 0);
-        if (!st) st = pd_evaluate(net, g, test, batch, &acc[k], NULL, pred);
-        if (st) break;
-        for (size_t i = 0; i < test->n; i++)
-            if (pred[i] != test->y[i]) wrong[k * words + i / 64] |= 1ull << (i % 64);
-        pd_params_gather(&net->params, V + k * D);
-        pd_report(&o->progress, "report", (long)k + 1, (long)K, NULL);
+        if (!st) st = pd_evaluate(net, g, test, batch, &acc, NULL, rd->pred);
+        if (!st) report_record(rd, net, test, k, acc);
+        pd_report(&o->progress, "report", (long)k + 1, (long)rd->K, NULL);
     }
-    if (!st) pd_collect_report_make(wrong, words, acc, V, K, D, test->n, rep);
-    free(wrong);
-    free(acc);
-    free(V);
-    free(pred);
+    if (!st)
+        pd_collect_report_make(rd->wrong, rd->words, rd->acc, rd->V, rd->K, rd->D, test->n, rep);
     return st;
+}
+
+static void report_free(report_data *rd) {
+    free(rd->wrong);
+    free(rd->acc);
+    free(rd->V);
+    free(rd->have);
+    free(rd->pred);
 }
 
 static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
                                const pd_feats *train, const pd_feats *test,
                                const pd_feats *train_eval, pd_collect_report *rep) {
     char path[4096], phase[64];
-    for (size_t k = 0; k < o->K; k++) {
+    report_data rd;
+    pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
+    for (size_t k = 0; k < o->K && !st; k++) {
         ckpt_path(path, sizeof path, o->out_dir, k);
         if (pd_file_exists(path)) continue; /* finished earlier (atomic write) */
         snprintf(phase, sizeof phase, "net %zu/%zu", k + 1, o->K);
-        pd_status st = train_base(net, g, train, o, o->seed + k, phase);
+        st = train_base(net, g, train, o, o->seed + k, phase);
         double tr, te;
-        if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, NULL);
+        if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, rd.pred);
+        if (!st) report_record(&rd, net, test, k, te);
         if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
         if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed + k);
-        if (st) return st;
+        if (st) break;
         char info[64];
         snprintf(info, sizeof info, "test acc %.2f%%", te);
         pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
     }
-    return make_report(o, net, g, test, 500, rep);
+    if (!st) st = report_finish(&rd, o, net, g, test, 500, rep);
+    report_free(&rd);
+    return st;
 }
 
 /* resume state of the subset phase: snapshots done + the momentum buffer */
@@ -215,6 +254,12 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
+    report_data rd;
+    if ((st = report_init(&rd, o->K, pd_params_selected_size(&net->params), ctest.n))) {
+        free(order);
+        report_free(&rd);
+        goto done;
+    }
     /* no augmentation here: the cached prefix activations assume fixed inputs */
     pd_fit_opts fo = {{o->subset_lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch, 0, 0, 0};
     for (size_t k = k0; k < o->K && !st; k++) {
@@ -225,7 +270,8 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         size_t cursor = 0;
         long step = (long)k * o->every;
         st = pd_fit_steps(net, g, &ctrain, &fo, &rng, order, &cursor, &step, o->every, NULL);
-        if (!st) st = pd_evaluate(net, g, &ctest, 1000, &te, NULL, NULL);
+        if (!st) st = pd_evaluate(net, g, &ctest, 1000, &te, NULL, rd.pred);
+        if (!st) report_record(&rd, net, &ctest, k, te);
         if (!st) st = pd_evaluate(net, g, &ceval, 1000, &tr, NULL, NULL);
         ckpt_path(path, sizeof path, o->out_dir, k);
         if (!st) st = save_ckpt(net, path, tr, te, step, o->seed);
@@ -235,7 +281,8 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         if (!st) pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
     }
     free(order);
-    if (!st) st = make_report(o, net, g, &ctest, 1000, rep);
+    if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, rep);
+    report_free(&rd);
 done:
     free(ftrain);
     free(ftest);

@@ -33,8 +33,8 @@ void pd_pdiff_defaults(pd_pdiff_config *c) {
     c->T = 1000;
     c->beta0 = 1e-4;
     c->beta1 = 2e-2;
-    c->ae_steps = 3000;
-    c->ddpm_steps = 3000;
+    c->ae_steps = 2500;
+    c->ddpm_steps = 2000;
     c->lr = 1e-3f;
     c->weight_decay = 2e-6f;
     c->ema_decay = 0.9999f;
