@@ -4,6 +4,9 @@
 #include "pdiff/collect_report.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "pdiff/matrix_stats.h"
 
 double pd_bits_iou(const uint64_t *a, const uint64_t *b, size_t words) {
     size_t in = 0, un = 0;
@@ -27,14 +30,14 @@ void pd_collect_report_make(const uint64_t *wrong, size_t words, const double *a
         r->acc_max = fmax(r->acc_max, acc[k]);
     }
     double var = 0;
-    for (size_t j = 0; j < D; j++) {
-        double s = 0, s2 = 0;
-        for (size_t k = 0; k < K; k++) s += V[k * D + j];
-        double m = K ? s / (double)K : 0;
-        for (size_t k = 0; k < K; k++) s2 += (V[k * D + j] - m) * (V[k * D + j] - m);
-        var += K ? s2 / (double)K : 0;
+    float *mean = malloc((D ? D : 1) * sizeof(float)), *sd = malloc((D ? D : 1) * sizeof(float));
+    if (mean && sd && K) {
+        pd_column_moments(V, K, D, mean, sd);
+        for (size_t j = 0; j < D; j++) var += (double)sd[j] * sd[j];
     }
-    r->spread_rms = D ? sqrt(var / (double)D) : NAN;
+    r->spread_rms = D && mean && sd && K ? sqrt(var / (double)D) : NAN;
+    free(mean);
+    free(sd);
     double sum = 0;
     size_t pairs = 0;
     for (size_t a = 0; a < K; a++)

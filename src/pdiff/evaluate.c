@@ -22,6 +22,7 @@
 #include "pdiff/generate.h"
 #include "pdiff/collect_report.h"
 #include "pdiff/manifest.h"
+#include "pdiff/matrix_stats.h"
 #include "pdiff/memorization.h"
 #include "train/classify.h"
 
@@ -101,26 +102,6 @@ static pd_stats stats(const double *v, size_t n) {
     }
     free(c);
     return s;
-}
-
-static double l2(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return sqrt(s);
-}
-
-static size_t nearest(const float *v, const float *O, size_t K, size_t D, size_t skip, double *dist) {
-    size_t best = 0;
-    *dist = INFINITY;
-    for (size_t k = 0; k < K; k++) {
-        if (k == skip) continue;
-        double d = l2(v, O + k * D, D);
-        if (d < *dist) {
-            *dist = d;
-            best = k;
-        }
-    }
-    return best;
 }
 
 /* max IoU of one model's wrong set to any original */
@@ -375,7 +356,7 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
         for (size_t j = 0; j < D && finite; j++) finite = isfinite(G[i * D + j]);
         if (!finite) continue;
         double dd;
-        size_t k = nearest(G + i * D, O, K, D, (size_t)-1, &dd);
+        size_t k = pd_nearest_row(G + i * D, O, K, D, (size_t)-1, &dd);
         for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
             for (size_t j = 0; j < D; j++)
                 tmp[j] = O[k * D + j] + (float)noise_amps[a] * pd_rng_normal(&rng);
@@ -611,27 +592,18 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     r->iou_gen_orig_max = stats(accs, N).mean;
 
-    /* distances in parameter space */
-    double sum = 0, dist;
-    for (size_t k = 0; k < K; k++) {
-        nearest(O + k * D, O, K, D, k, &dist);
-        sum += dist;
-    }
-    r->dist_orig_nearest = K > 1 ? sum / (double)K : NAN;
-    for (size_t i = 0; i < N; i++) {
-        gen_dist[i] = NAN;
-        if (gen[i].wrong) nearest(G + i * D, O, K, D, (size_t)-1, &gen_dist[i]);
-    }
-    r->dist_gen_nearest = stats(gen_dist, N).mean;
-
-    /* memorization: nearest-original distances, and the baselines */
+    /* distances in parameter space: nearest original of each generated
+     * vector, nearest other original of each original (memorization.h) */
     double *orig_nn = malloc(K * sizeof(double));
     if (!orig_nn) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
     pd_nearest_l2(O, K, O, K, D, 1, orig_nn);
+    pd_nearest_l2(G, N, O, K, D, 0, gen_dist);
+    r->dist_orig_nearest = K > 1 ? stats(orig_nn, K).mean : NAN;
     r->orig_nn_l2_median = K > 1 ? stats(orig_nn, K).median : NAN;
+    r->dist_gen_nearest = stats(gen_dist, N).mean;
     r->gen_nn_l2_median = stats(gen_dist, N).median;
     r->matched_noise_acc = r->matched_novelty_gain = NAN;
     if (o->baselines && N > 0) {

@@ -33,17 +33,6 @@ void pd_baseline_average(const float *O, size_t K, size_t D, size_t m, pd_rng *r
     free(sum);
 }
 
-void pd_column_moments(const float *O, size_t K, size_t D, float *mean, float *sd) {
-    for (size_t j = 0; j < D; j++) {
-        double s = 0, s2 = 0;
-        for (size_t k = 0; k < K; k++) s += O[k * D + j];
-        double m = K ? s / (double)K : NAN;
-        for (size_t k = 0; k < K; k++) s2 += (O[k * D + j] - m) * (O[k * D + j] - m);
-        mean[j] = (float)m;
-        sd[j] = K ? (float)sqrt(s2 / (double)K) : NAN;
-    }
-}
-
 void pd_baseline_gaussian(const float *mean, const float *sd, size_t D, pd_rng *rng,
                           float *out) {
     for (size_t j = 0; j < D; j++) out[j] = mean[j] + sd[j] * pd_rng_normal(rng);
@@ -69,22 +58,4 @@ double pd_matched_novelty_acc(const double *iou, const double *acc, size_t n, do
     double lo_a = lo_s / (double)lo_n, hi_a = hi_s / (double)hi_n;
     if (hi_x == lo_x) return 0.5 * (lo_a + hi_a);
     return lo_a + (hi_a - lo_a) * (x - lo_x) / (hi_x - lo_x);
-}
-
-void pd_nearest_l2(const float *X, size_t N, const float *O, size_t K, size_t D,
-                   int skip_self, double *out) {
-    for (size_t i = 0; i < N; i++) {
-        const float *x = X + i * D;
-        double best = INFINITY;
-        int finite = 1;
-        for (size_t j = 0; j < D && finite; j++) finite = isfinite(x[j]);
-        for (size_t k = 0; finite && k < K; k++) {
-            if (skip_self && k == i) continue;
-            const float *o = O + k * D;
-            double s = 0;
-            for (size_t j = 0; j < D; j++) s += ((double)x[j] - o[j]) * ((double)x[j] - o[j]);
-            if (s < best) best = s;
-        }
-        out[i] = finite && isfinite(best) ? sqrt(best) : NAN;
-    }
 }

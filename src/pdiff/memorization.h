@@ -22,15 +22,14 @@
 #include <stddef.h>
 
 #include "pdiff.h"
+#include "pdiff/matrix_stats.h"
 
 #define PD_AVERAGE_OF 16
 
 /* out (D) ← mean of min(m, K) distinct random rows of O (K × D) */
 void pd_baseline_average(const float *O, size_t K, size_t D, size_t m, pd_rng *rng,
                          float *out);
-/* mean (D), sd (D) of the columns of O (K × D), population sd */
-void pd_column_moments(const float *O, size_t K, size_t D, float *mean, float *sd);
-/* out (D) ← mean + sd ⊙ ε, ε ~ N(0, I) */
+/* out (D) ← mean + sd ⊙ ε, ε ~ N(0, I); mean and sd from pd_column_moments */
 void pd_baseline_gaussian(const float *mean, const float *sd, size_t D, pd_rng *rng,
                           float *out);
 
@@ -39,11 +38,5 @@ void pd_baseline_gaussian(const float *mean, const float *sd, size_t D, pd_rng *
  * points that bracket x. NaN when x lies outside the points' IoU range or
  * fewer than two points are finite. Equal IoUs average their accuracies. */
 double pd_matched_novelty_acc(const double *iou, const double *acc, size_t n, double x);
-
-/* L2 distance of each row of X (N × D) to its nearest row of O (K × D);
- * skip_self: X is O and a row's own index is skipped (K ≥ 2).
- * Non-finite rows of X get NaN. */
-void pd_nearest_l2(const float *X, size_t N, const float *O, size_t K, size_t D,
-                   int skip_self, double *out);
 
 #endif

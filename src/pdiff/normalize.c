@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "pdiff/matrix_stats.h"
 
 static const char *const kind_names[] = {"none", "tensor", "dim"};
 
@@ -37,7 +38,8 @@ static pd_status alloc_vectors(pd_normalizer *n, pd_normalize_kind kind, size_t 
     return PD_OK;
 }
 
-/* mean and standard deviation of columns [j0, j1) of V, all rows together */
+/* mean and standard deviation of columns [j0, j1) of V, all rows together
+ * (one tensor's values) */
 static void block_moments(const float *V, size_t K, size_t D, size_t j0, size_t j1,
                           double *mean, double *sd) {
     double s = 0, s2 = 0, n = (double)K * (double)(j1 - j0);
@@ -81,12 +83,7 @@ pd_status pd_normalizer_fit(pd_normalizer *n, pd_normalize_kind kind, const floa
             n->scale[j] = 1.0f;
         }
     } else if (kind == PD_NORMALIZE_DIM) {
-        for (size_t j = 0; j < D; j++) {
-            double m, sd;
-            block_moments(V + j, K, D, 0, 1, &m, &sd);
-            n->shift[j] = (float)m;
-            n->scale[j] = (float)sd;
-        }
+        pd_column_moments(V, K, D, n->shift, n->scale);
         floor_scales(n->scale, D);
     } else {
         size_t one = D, nt = tensor_sizes ? ntensors : 1;
