@@ -425,7 +425,7 @@ static pd_status den_step(void *vctx, long t, double *loss) {
  * `pdiff eval --generated MODEL/reconstructed` measures the autoencoder */
 static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, size_t K,
                                      size_t D, const pd_normalizer *nz, const float *V,
-                                     uint64_t seed, const char *dir) {
+                                     uint64_t seed, const char *dir, const pd_progress *p) {
     char path[4096];
     snprintf(path, sizeof path, "%s/reconstructed", dir);
     pd_status st = pd_mkdir_p(path);
@@ -445,6 +445,13 @@ static pd_status save_reconstruction(pd_ae *ae, pd_graph *g, const float *Z, siz
     if (!st) {
         snprintf(path, sizeof path, "%s/autoencoder.json", dir);
         st = pd_write_file_atomic(path, json, strlen(json));
+    }
+    if (!st) { /* before the DDPM phase, so a failing autoencoder shows early */
+        char info[96];
+        snprintf(info, sizeof info, "recon ratio %.3f, deviation correlation %.3f%s",
+                 diag.recon_ratio, diag.dev_corr,
+                 diag.recon_ratio > 1 ? " (does not resolve the checkpoints)" : "");
+        pd_report(p, "autoencoder check", 1, 1, info);
     }
     free(json);
     free(R);
@@ -523,7 +530,7 @@ pd_status pd_pdiff_train(const pd_pdiff_config *c, const float *V, size_t K, siz
     if ((st = pd_ae_encode_all(&ae, g, Vn, K, Z))) goto done;
     snprintf(path, sizeof path, "%s/latents.safetensors", dir);
     if ((st = pd_save_matrix(path, "latents", Z, K, L))) goto done;
-    if ((st = save_reconstruction(&ae, g, Z, K, D, &nz, V, c->seed, dir))) goto done;
+    if ((st = save_reconstruction(&ae, g, Z, K, D, &nz, V, c->seed, dir, p))) goto done;
 
     /* phase 2: latent DDPM */
     pd_den_config dc = {L, c->T, {c->den_ch[0], c->den_ch[1], c->den_ch[2], c->den_ch[3]}};
