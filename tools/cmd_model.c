@@ -142,9 +142,11 @@ int cmd_train(int argc, char **argv) {
                       {0}};
     const char *usage =
         "usage: pdiff train DIR [options]\n\n"
-        "Trains the parameter autoencoder on DIR's checkpoints, then the latent\n"
-        "DDPM on its noise-free latents. Loss goes to MODEL/train_log.jsonl;\n"
-        "an interrupted run resumes from its last checkpoint.";
+        "Normalizes DIR's checkpoints (--normalize), trains the parameter\n"
+        "autoencoder on them, reports how well it resolves them (MODEL/\n"
+        "autoencoder.json), then trains the latent DDPM on its noise-free\n"
+        "latents. Loss goes to MODEL/train_log.jsonl; an interrupted run\n"
+        "resumes from its last checkpoint.";
     const char *pos[1];
     int npos, rc = cli_parse(argc, argv, 2, opts, usage, pos, 1, &npos);
     if (rc) return rc == 1 ? 0 : rc;

@@ -26,7 +26,7 @@
     {"--seed", "S", "random seed (default 0)", NULL}
 
 #define MODEL_OPTIONS                                                                        \
-    {"--normalize", "KIND", "parameter normalization before the autoencoder: dim (default: z-score each dimension across the checkpoints) | tensor | none (the paper)", NULL}, \
+    {"--normalize", "KIND", "vectors before the autoencoder: dim (default; z-score per dimension) | tensor | none (paper)", NULL}, \
     {"--preset", "NAME", "autoencoder preset: small (default) | medium", NULL},               \
     {"--fold", "F", "autoencoder fold rate (stride)", NULL},                                  \
     {"--kernel", "K", "autoencoder kernel size", NULL},                                       \
