@@ -57,7 +57,7 @@ int cmd_eval(int argc, char **argv) {
                       {"--data", "DIR", "dataset directory (default: the manifest's)", NULL},
                       {"--model", "DIR", "model directory whose loss log is plotted (default DIR/model)", NULL},
                       {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
-                      {"--no-baselines", NULL, "skip the noise and fine-tune baselines", NULL},
+                      {"--no-baselines", NULL, "skip the baselines (noise, fine-tune, average, Gaussian)", NULL},
                       {"--seed", "S", "random seed of the baselines (default 0)", NULL},
                       {0}};
     const char *usage =

@@ -64,7 +64,7 @@ int cmd_run(int argc, char **argv) {
                       {"--out", "DIR", "run directory (default runs/<timestamp>)", NULL},
                       {"--config", "FILE", "repeat a run: options from its config.json", NULL},
                       {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
-                      {"--no-baselines", NULL, "skip the similarity baselines in eval", NULL},
+                      {"--no-baselines", NULL, "skip the baselines in eval (noise, fine-tune, average, Gaussian)", NULL},
                       {0}};
     const char *usage =
         "usage: pdiff run [--data DIR] [--net NAME] [--params P] [-K N] [-n N] [--seed S] [--out DIR]\n\n"
