@@ -352,9 +352,7 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
     pd_net_set_trainable(&e->net, 1);
     if (!st) st = pd_params_alloc_state(&e->net.params);
     for (size_t i = 0; i < N && !st; i++) {
-        int finite = 1;
-        for (size_t j = 0; j < D && finite; j++) finite = isfinite(G[i * D + j]);
-        if (!finite) continue;
+        if (!finite_vec(G + i * D, D)) continue;
         double dd;
         size_t k = pd_nearest_row(G + i * D, O, K, D, (size_t)-1, &dd);
         for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {

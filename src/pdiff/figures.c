@@ -561,6 +561,11 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     return ff_close2(&d, &g);
 }
 
+static int cmp_ascending(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* ---- memorization.png ---------------------------------------------------- */
 
 /* Histograms of log10 nearest-original distance: generated vectors against
@@ -606,13 +611,7 @@ static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
             cnt[s][b < HIST_BINS ? b : HIST_BINS - 1] += 1;
         }
 #undef DIST
-        /* the median, for the legend (insertion sort: n is a few hundred) */
-        for (size_t i = 1; i < q; i++)
-            for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-                double t = sorted[j];
-                sorted[j] = sorted[j - 1];
-                sorted[j - 1] = t;
-            }
+        qsort(sorted, q, sizeof *sorted, cmp_ascending); /* the legend's median */
         med[s] = q % 2 ? sorted[q / 2] : 0.5 * (sorted[q / 2 - 1] + sorted[q / 2]);
         free(sorted);
     }
