@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "io/read_file.h"
+#include "pdiff/matrix_stats.h"
 
 static double sq_dist(const float *a, const float *b, size_t D) {
     double s = 0;
@@ -71,10 +72,9 @@ pd_status pd_ae_diagnose(const float *O, const float *R, size_t K, size_t D, uin
     pd_rng_seed(&rng, seed, 40);
     for (size_t k = 0; k < K; k++) {
         hit += (size_t)nearest_is(R + k * D, O, K, D, k);
-        double err_k = sq_dist(R + k * D, O + k * D, D), nn_k = INFINITY;
-        for (size_t j = 0; j < K; j++)
-            if (j != k) nn_k = fmin(nn_k, sq_dist(O + j * D, O + k * D, D));
-        resolvable += nn_k > err_k;
+        double nn_k;
+        pd_nearest_row(O + k * D, O, K, D, k, &nn_k);
+        resolvable += nn_k > sqrt(sq_dist(R + k * D, O + k * D, D));
         for (size_t j = 0; j < D; j++)
             x[j] = O[k * D + j] + (float)d->recon_rmse * pd_rng_normal(&rng);
         hit_iso += (size_t)nearest_is(x, O, K, D, k);
