@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "nn/net.h"
-#include "train/classify.h"
+#include "engine/nn/net.h"
+#include "engine/train/classify.h"
 
 static double now(void) {
     struct timespec ts;

@@ -24,9 +24,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ops/im2col.h"
-#include "ops/ops.h"
-#include "ops/ref/ref.h"
+#include "engine/ops/im2col.h"
+#include "engine/ops/ops.h"
+#include "ref/ref.h"
 #include "pdiff.h"
 
 #define BATCH 200

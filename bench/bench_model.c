@@ -19,9 +19,9 @@
 #include <time.h>
 
 #include "pdiff.h"
-#include "pdiff/ae.h"
-#include "pdiff/denoiser.h"
-#include "pdiff/diffusion.h"
+#include "model/ae.h"
+#include "model/denoiser.h"
+#include "model/diffusion.h"
 
 static double now_ms(void) {
     struct timespec ts;

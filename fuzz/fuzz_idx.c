@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/idx.h"
+#include "engine/io/idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

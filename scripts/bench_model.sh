@@ -19,7 +19,7 @@ quick=${3:-}
 rounds=${4:-3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export OMP_NUM_THREADS=$threads PDIFF_THREADS=$threads
-# the OpenBLAS kernels the pdiff tool chooses for this CPU (src/core/cpu.c:
+# the OpenBLAS kernels the pdiff tool chooses for this CPU (src/engine/core/cpu.c:
 # OpenBLAS 0.3.21 falls back to SSE3 kernels on CPU models it does not know)
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -x "$build/pdiff" ]; then
   core=$("$build/pdiff" --version | sed -n 's/.*OpenBLAS kernels: \([A-Za-z0-9]*\).*/\1/p')

@@ -9,11 +9,11 @@ base.safetensors with the test_acc of its metadata).
   check_torch_accuracy.py [--data DIR] [--index K] [--tol PP] COLLECT_DIR...
 
 The dataset is read independently of pdiff (gzip + numpy; IDX, or CIFAR
-binary batches) and normalised the way src/io/dataset.c does: pixels / 255,
+binary batches) and normalised the way src/engine/io/dataset.c does: pixels / 255,
 then (x - mean) / std per channel with population statistics over all
 training pixels of the channel (E[x²] - mean², sums in double, std ≤ 1e-6
 → centre only), train statistics for both splits. Prediction = argmax of
-the logits, first maximum on ties (src/train/classify.c pd_evaluate).
+the logits, first maximum on ties (src/engine/train/classify.c pd_evaluate).
 Prints one line per checkpoint; exits 1 if any differs by more than --tol
 percentage points (default 0.05).
 """

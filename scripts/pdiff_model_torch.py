@@ -4,7 +4,7 @@ p-diff models, written from SPEC.md §2–4 (not from the C code), used to
 produce golden fixtures (make_model_fixtures.py) and as the PyTorch side of
 the benchmark (bench_model_torch.py).
 
-Modules and their state_dict names match src/pdiff/ae.h and denoiser.h one
+Modules and their state_dict names match src/model/ae.h and denoiser.h one
 to one (BatchNorm's num_batches_tracked aside):
   AE:       enc.{i}.conv1/conv2, dec.{i}.conv1 (ConvTranspose1d)/conv2,
             enc.3.conv2_logvar (VAE), enc.{i}.norm{1,2} (BatchNorm1d

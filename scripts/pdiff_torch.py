@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""pdiff_torch.py — the task networks of src/nn/ as torch.nn.Modules, so a
+"""pdiff_torch.py — the task networks of src/engine/nn/ as torch.nn.Modules, so a
 checkpoint written by `pdiff collect` loads with
 model.load_state_dict(tensors, strict=True) and runs in PyTorch.
 
-Architectures and state_dict names (must match src/nn/*.c one to one):
+Architectures and state_dict names (must match src/engine/nn/*.c one to one):
   MLP3      fc1 (in→50) relu, fc2 (50→25) relu, fc3 (25→classes)
   ConvNet3  conv1..conv3 (3×3 pad 1, 32 ch, bias) relu maxpool2, fc
   CNN       conv{1,2,3} (3×3 pad 1, no bias) → bn{1,2,3} → relu → maxpool2,

@@ -1,5 +1,5 @@
 /*
- * test_ae.c — the parameter autoencoder (src/pdiff/ae.c):
+ * test_ae.c — the parameter autoencoder (src/model/ae.c):
  *  - forward equivalence with the independent PyTorch model of
  *    scripts/pdiff_model_torch.py, through the fixtures of
  *    scripts/make_model_fixtures.py (instance / batch / group norm, conv
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pdiff/ae.h"
+#include "model/ae.h"
 #include "testutil.h"
 
 #define FX_RTOL 1e-4  /* forward vs the float64 reference, relative */

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/cifar.h"
-#include "io/idx.h"
-#include "io/read_file.h"
-#include "io/safetensors.h"
-#include "pdiff/manifest.h"
-#include "pdiff/pmodel.h"
+#include "engine/io/cifar.h"
+#include "engine/io/idx.h"
+#include "engine/io/read_file.h"
+#include "engine/io/safetensors.h"
+#include "app/manifest.h"
+#include "model/pmodel.h"
 #include "testutil.h"
 
 const char *__asan_default_options(void);

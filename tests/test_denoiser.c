@@ -1,5 +1,5 @@
 /*
- * test_denoiser.c — the latent ε-prediction network (src/pdiff/denoiser.c):
+ * test_denoiser.c — the latent ε-prediction network (src/model/denoiser.c):
  *  - forward and gradients (w.r.t. every parameter and the input) against
  *    the independent PyTorch model of scripts/pdiff_model_torch.py, through
  *    the fixtures of scripts/make_model_fixtures.py (weights by name);
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pdiff/denoiser.h"
+#include "model/denoiser.h"
 #include "testutil.h"
 
 #define FX_RTOL 1e-4  /* forward vs the float64 reference, relative */

@@ -1,5 +1,5 @@
 /*
- * test_diffusion.c — the latent DDPM (src/pdiff/diffusion.c):
+ * test_diffusion.c — the latent DDPM (src/model/diffusion.c):
  *  - the schedule against values computed here by another route (ᾱ from a
  *    sum of logs) and against PyTorch's float64 ᾱ at two timesteps;
  *  - DDPM sampling with a denoiser forced to output a constant, against a
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pdiff/diffusion.h"
+#include "model/diffusion.h"
 #include "testutil.h"
 
 static void make_den(pd_den *d, size_t L, size_t T, size_t c, uint64_t seed) {

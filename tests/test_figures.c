@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pdiff/figures.h"
+#include "app/figures.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */

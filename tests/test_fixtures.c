@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "engine/ops/ops.h"
 #include "testutil.h"
-#include "train/optim.h"
+#include "engine/train/optim.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io/cifar.h"
-#include "io/dataset.h"
-#include "io/idx.h"
+#include "engine/io/cifar.h"
+#include "engine/io/dataset.h"
+#include "engine/io/idx.h"
 #include "testutil.h"
 
 /* ---- temp dir and file helpers ----------------------------------------- */

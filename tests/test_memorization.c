@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "pdiff/ae_diag.h"
-#include "pdiff/memorization.h"
-#include "pdiff/normalize.h"
+#include "model/ae_diag.h"
+#include "app/memorization.h"
+#include "model/normalize.h"
 
 /* |a − b| within a few float roundings of the values involved */
 static void assert_round_trip(const float *a, const float *b, size_t n, const float *shift) {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "engine/ops/ops.h"
 #include "testutil.h"
 
 #define GC_H 1e-2f      /* finite-difference step */

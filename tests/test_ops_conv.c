@@ -2,7 +2,7 @@
  * test_ops_conv.c — the convolution family of src/ops: linear, conv1d,
  * conv_transpose1d, conv2d, max-pool 2d, global average pool.
  *
- *  1. optimized vs naive reference (src/ops/ref) on random shape sweeps:
+ *  1. optimized vs naive reference (tests/ref) on random shape sweeps:
  *     odd sizes, stride 1..3, padding 0..2, output_padding, k 1/3/5,
  *     batch 1..3, with and without bias; backward must ADD into gradients
  *     that start non-zero; scratch starts as NaN garbage. conv1d and
@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/im2col.h"
-#include "ops/ops.h"
-#include "ops/ref/ref.h"
+#include "engine/ops/im2col.h"
+#include "engine/ops/ops.h"
+#include "ref/ref.h"
 #include "testutil.h"
 
 #define RTOL 1e-4

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
-#include "ops/ref/ref_norm.h"
+#include "engine/ops/ops.h"
+#include "ref/ref_norm.h"
 #include "testutil.h"
 
 #define GC_H 1e-2f      /* finite-difference step */

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/safetensors.h"
+#include "engine/io/safetensors.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */

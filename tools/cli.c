@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/read_file.h"
+#include "engine/io/read_file.h"
 
 double cli_now(void) {
     struct timespec ts;

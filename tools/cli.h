@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/progress.h"
+#include "engine/core/progress.h"
 #include "pdiff.h"
 
 /* one option of a subcommand; value NULL for flags */

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fsutil.h"
-#include "io/atomic_file.h"
-#include "pdiff/evaluate.h"
+#include "engine/core/fsutil.h"
+#include "engine/io/atomic_file.h"
+#include "app/evaluate.h"
 #include "stages.h"
 
 typedef struct {

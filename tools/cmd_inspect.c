@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "cli.h"
-#include "io/safetensors.h"
+#include "engine/io/safetensors.h"
 
 int cmd_inspect(int argc, char **argv) {
     cli_opt opts[] = {{0}};

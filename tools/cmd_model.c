@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "stages.h"
-#include "core/fsutil.h"
-#include "pdiff/ae_diag.h"
-#include "pdiff/generate.h"
+#include "engine/core/fsutil.h"
+#include "model/ae_diag.h"
+#include "app/generate.h"
 
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
     char path[4096];

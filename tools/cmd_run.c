@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fsutil.h"
-#include "io/atomic_file.h"
-#include "io/read_file.h"
-#include "pdiff/evaluate.h"
+#include "engine/core/fsutil.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/read_file.h"
+#include "app/evaluate.h"
 #include "stages.h"
 
 void print_results(const pd_eval_result *r);

@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
         restart = 1;
     }
     /* OpenBLAS chose its slow generic kernels for a CPU model it does not
-     * know (src/core/cpu.c): name the right ones, which it reads at load */
+     * know (src/engine/core/cpu.c): name the right ones, which it reads at load */
     const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : pd_blas_core_suggestion();
     if (core) {
         setenv("OPENBLAS_CORETYPE", core, 1);

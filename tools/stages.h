@@ -6,9 +6,9 @@
 #define PD_STAGES_H
 
 #include "cli.h"
-#include "pdiff/collect.h"
-#include "pdiff/manifest.h"
-#include "pdiff/pmodel.h"
+#include "app/collect.h"
+#include "app/manifest.h"
+#include "model/pmodel.h"
 
 #define COLLECT_OPTIONS                                                                   \
     {"--data", "DIR", "dataset directory (IDX or CIFAR binary; default Fashion-MNIST)", NULL}, \

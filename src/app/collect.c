@@ -1,0 +1,334 @@
+/*
+ * collect.c — see collect.h. Resumable: checkpoints and the small state
+ * file are written atomically, and every snapshot's batches depend only on
+ * (seed, snapshot index), so a resumed run repeats the uninterrupted one.
+ */
+#include "app/collect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/core/fsutil.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/dataset.h"
+#include "engine/io/params_io.h"
+#include "app/manifest.h"
+#include "engine/train/classify.h"
+
+void pd_collect_defaults(pd_collect_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->data_dir = PD_DATA_DIR_DEFAULT;
+    o->out_dir = "collect";
+    snprintf(o->net.arch, sizeof o->net.arch, "cnn");
+    o->mode = PD_COLLECT_SUBSET;
+    o->K = 200;
+    o->epochs = 6;
+    o->batch = 128;
+    o->lr = 0.05f;
+    o->momentum = 0.9f;
+    o->weight_decay = 5e-4f;
+    o->subset_lr = 0.05f; /* README "Fidelity": 0.01 left an easy dataset's checkpoints one model */
+    o->every = 10;
+    o->eval_train = 10000;
+    o->seed = 0;
+}
+
+static pd_feats images(const pd_dataset *d) {
+    return (pd_feats){d->x, d->y, d->n, 3, {d->c, d->h, d->w}, d->c * d->h * d->w, 0};
+}
+
+/* metadata of a checkpoint: accuracies as text, as safetensors wants */
+static pd_status save_ckpt(pd_net *net, const char *path, double train_acc,
+                           double test_acc, long step, uint64_t seed) {
+    char a[32], b[32], c[32], d[32];
+    snprintf(a, sizeof a, "%.4f", train_acc);
+    snprintf(b, sizeof b, "%.4f", test_acc);
+    snprintf(c, sizeof c, "%ld", step);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)seed);
+    const char *keys[] = {"format", "arch", "train_acc", "test_acc", "step", "seed"};
+    const char *vals[] = {"pdiff", net->cfg.arch, a, b, c, d};
+    return pd_params_save(&net->params, path, keys, vals, 6);
+}
+
+static void ckpt_path(char *buf, size_t size, const char *dir, size_t k) {
+    snprintf(buf, size, "%s/ckpt_%03zu.safetensors", dir, k);
+}
+
+/* train a fresh network on images for o->epochs (all parameters, BN in
+ * training mode, cosine lr) */
+static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
+                            const pd_collect_opts *o, uint64_t seed, const char *phase) {
+    pd_rng rng;
+    pd_rng_seed(&rng, seed, 1);
+    pd_net_init(net, &rng);
+    pd_net_set_trainable(net, 0);
+    pd_status st = pd_params_alloc_state(&net->params);
+    if (st) return st;
+    memset(net->params.m, 0, net->params.total * sizeof(float));
+    int32_t *order = malloc(train->n * sizeof(int32_t));
+    if (!order) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < train->n; i++) order[i] = (int32_t)i;
+    pd_rng_shuffle(&rng, order, train->n);
+    long per_epoch = (long)(train->n / o->batch);
+    pd_fit_opts fo = {{o->lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch,
+                      per_epoch * o->epochs, 1, o->augment};
+    size_t cursor = 0;
+    long step = 0;
+    const long chunk = 20;
+    while (step < fo.total_steps && !st) {
+        long n = fo.total_steps - step < chunk ? fo.total_steps - step : chunk;
+        double loss;
+        st = pd_fit_steps(net, g, train, &fo, &rng, order, &cursor, &step, n, &loss);
+        char info[64];
+        snprintf(info, sizeof info, "loss %.4f", loss);
+        pd_report(&o->progress, phase, step, fo.total_steps, info);
+    }
+    free(order);
+    return st;
+}
+
+/* what the report of collect_report.h needs of each checkpoint: its wrong
+ * test predictions, test accuracy and subset vector. Checkpoints collected
+ * in this process are recorded as they are made; those of an earlier,
+ * interrupted run are evaluated again from their files at the end. */
+typedef struct {
+    size_t K, D, words;
+    uint64_t *wrong;
+    double *acc;
+    float *V;
+    unsigned char *have;
+    int32_t *pred; /* test predictions of the model being recorded */
+} report_data;
+
+static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) {
+    rd->K = K;
+    rd->D = D;
+    rd->words = (ntest + 63) / 64;
+    rd->wrong = calloc(K * rd->words + 1, sizeof(uint64_t));
+    rd->acc = malloc(K * sizeof(double) + 1);
+    rd->V = malloc(K * D * sizeof(float) + 1);
+    rd->have = calloc(K + 1, 1);
+    rd->pred = malloc(ntest * sizeof(int32_t) + 1);
+    if (rd->wrong && rd->acc && rd->V && rd->have && rd->pred) return PD_OK;
+    return pd_fail(PD_ERR_NOMEM, "out of memory");
+}
+
+/* checkpoint k is the network as it is, rd->pred its test predictions */
+static void report_record(report_data *rd, const pd_net *net, const pd_feats *test, size_t k,
+                          double acc) {
+    for (size_t i = 0; i < test->n; i++)
+        if (rd->pred[i] != test->y[i]) rd->wrong[k * rd->words + i / 64] |= 1ull << (i % 64);
+    rd->acc[k] = acc;
+    pd_params_gather(&net->params, rd->V + k * rd->D);
+    rd->have[k] = 1;
+}
+
+static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net *net,
+                               pd_graph *g, const pd_feats *test, size_t batch,
+                               pd_collect_report *rep) {
+    pd_status st = PD_OK;
+    for (size_t k = 0; k < rd->K && !st; k++) {
+        if (rd->have[k]) continue;
+        char path[4096];
+        ckpt_path(path, sizeof path, o->out_dir, k);
+        double acc;
+        st = pd_params_load(&net->params, path, 0);
+        if (!st) st = pd_evaluate(net, g, test, batch, &acc, NULL, rd->pred);
+        if (!st) report_record(rd, net, test, k, acc);
+        pd_report(&o->progress, "report", (long)k + 1, (long)rd->K, NULL);
+    }
+    if (!st)
+        pd_collect_report_make(rd->wrong, rd->words, rd->acc, rd->V, rd->K, rd->D, test->n, rep);
+    return st;
+}
+
+static void report_free(report_data *rd) {
+    free(rd->wrong);
+    free(rd->acc);
+    free(rd->V);
+    free(rd->have);
+    free(rd->pred);
+}
+
+static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
+                               const pd_feats *train, const pd_feats *test,
+                               const pd_feats *train_eval, pd_collect_report *rep) {
+    char path[4096], phase[64];
+    report_data rd;
+    pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
+    for (size_t k = 0; k < o->K && !st; k++) {
+        ckpt_path(path, sizeof path, o->out_dir, k);
+        if (pd_file_exists(path)) continue; /* finished earlier (atomic write) */
+        snprintf(phase, sizeof phase, "net %zu/%zu", k + 1, o->K);
+        st = train_base(net, g, train, o, o->seed + k, phase);
+        double tr, te;
+        if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, rd.pred);
+        if (!st) report_record(&rd, net, test, k, te);
+        if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
+        if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed + k);
+        if (st) break;
+        char info[64];
+        snprintf(info, sizeof info, "test acc %.2f%%", te);
+        pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
+    }
+    if (!st) st = report_finish(&rd, o, net, g, test, 500, rep);
+    report_free(&rd);
+    return st;
+}
+
+/* resume state of the subset phase: snapshots done + the momentum buffer */
+static size_t load_state(const char *dir, pd_net *net, size_t K) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/collect_state.safetensors", dir);
+    pd_st_file f;
+    if (pd_st_read(path, &f)) return 0;
+    size_t done = 0;
+    const char *d = pd_st_meta(&f, "done");
+    const pd_st_tensor *m = pd_st_find(&f, "momentum");
+    size_t D = pd_params_selected_size(&net->params);
+    if (d && m && m->numel == D) {
+        done = (size_t)strtoull(d, NULL, 10);
+        memcpy(net->params.m + net->params.sel_begin, m->data, D * sizeof(float));
+    }
+    pd_st_free(&f);
+    if (done > K) done = K;
+    /* the state may run ahead of the files only if a file was removed */
+    for (size_t k = 0; k < done; k++) {
+        ckpt_path(path, sizeof path, dir, k);
+        if (!pd_file_exists(path)) return 0;
+    }
+    if (done > 0) {
+        ckpt_path(path, sizeof path, dir, done - 1);
+        if (pd_params_load(&net->params, path, 0)) return 0;
+    }
+    return done;
+}
+
+static pd_status save_state(const char *dir, const pd_net *net, size_t done) {
+    char path[4096], d[32];
+    snprintf(path, sizeof path, "%s/collect_state.safetensors", dir);
+    snprintf(d, sizeof d, "%zu", done);
+    pd_st_tensor t = {0};
+    snprintf(t.name, sizeof t.name, "momentum");
+    t.ndim = 1;
+    t.shape[0] = t.numel = pd_params_selected_size(&net->params);
+    t.data = net->params.m + net->params.sel_begin;
+    const char *keys[] = {"done"};
+    const char *vals[] = {d};
+    return pd_st_write(path, &t, 1, keys, vals, 1);
+}
+
+static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph *g,
+                                const pd_feats *train, const pd_feats *test,
+                                const pd_feats *train_eval, pd_collect_report *rep) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/base.safetensors", o->out_dir);
+    pd_status st;
+    double tr, te;
+    if (pd_file_exists(path)) {
+        st = pd_params_load(&net->params, path, 0);
+        if (st) return st;
+    } else {
+        st = train_base(net, g, train, o, o->seed, "train");
+        if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, NULL);
+        if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
+        if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed);
+        if (st) return st;
+    }
+    /* frozen prefix: cache its output once */
+    int cut = pd_net_cut_stage(net);
+    float *ftrain = NULL, *ftest = NULL, *feval = NULL;
+    pd_feats ctrain, ctest, ceval;
+    st = pd_compute_features(net, g, train, cut, 500, &ftrain, &ctrain);
+    if (!st) st = pd_compute_features(net, g, test, cut, 500, &ftest, &ctest);
+    if (!st) st = pd_compute_features(net, g, train_eval, cut, 500, &feval, &ceval);
+    if (st) goto done;
+
+    pd_net_set_trainable(net, 1);
+    if ((st = pd_params_alloc_state(&net->params))) goto done;
+    memset(net->params.m, 0, net->params.total * sizeof(float));
+    size_t k0 = load_state(o->out_dir, net, o->K);
+    int32_t *order = malloc(ctrain.n * sizeof(int32_t));
+    if (!order) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    report_data rd;
+    if ((st = report_init(&rd, o->K, pd_params_selected_size(&net->params), ctest.n))) {
+        free(order);
+        report_free(&rd);
+        goto done;
+    }
+    /* no augmentation here: the cached prefix activations assume fixed inputs */
+    pd_fit_opts fo = {{o->subset_lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch, 0, 0, 0};
+    for (size_t k = k0; k < o->K && !st; k++) {
+        pd_rng rng;
+        pd_rng_seed(&rng, o->seed, 1000 + k);
+        for (size_t i = 0; i < ctrain.n; i++) order[i] = (int32_t)i;
+        pd_rng_shuffle(&rng, order, ctrain.n);
+        size_t cursor = 0;
+        long step = (long)k * o->every;
+        st = pd_fit_steps(net, g, &ctrain, &fo, &rng, order, &cursor, &step, o->every, NULL);
+        if (!st) st = pd_evaluate(net, g, &ctest, 1000, &te, NULL, rd.pred);
+        if (!st) report_record(&rd, net, &ctest, k, te);
+        if (!st) st = pd_evaluate(net, g, &ceval, 1000, &tr, NULL, NULL);
+        ckpt_path(path, sizeof path, o->out_dir, k);
+        if (!st) st = save_ckpt(net, path, tr, te, step, o->seed);
+        if (!st) st = save_state(o->out_dir, net, k + 1);
+        char info[64];
+        snprintf(info, sizeof info, "test acc %.2f%%", te);
+        if (!st) pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
+    }
+    free(order);
+    if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, rep);
+    report_free(&rd);
+done:
+    free(ftrain);
+    free(ftest);
+    free(feval);
+    return st;
+}
+
+pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
+    pd_collect_report local;
+    pd_collect_report *rep = report ? report : &local;
+    if (o->K == 0 || o->batch == 0 || o->epochs < 0 || (o->mode == PD_COLLECT_SUBSET && o->every <= 0))
+        return pd_fail(PD_ERR_ARG, "collect: K, batch and --every must be positive");
+    /* inputs (data, network) are checked before the output directory is
+     * created, so a refused run leaves nothing behind */
+    pd_dataset train = {0}, test = {0};
+    pd_status st = pd_dataset_load(o->data_dir, 1, &train);
+    if (!st) st = pd_dataset_load(o->data_dir, 0, &test);
+    if (!st) st = pd_dataset_normalize(&train, &test);
+    if (st) {
+        pd_dataset_free(&train);
+        pd_dataset_free(&test);
+        return st;
+    }
+    pd_net_config cfg = o->net;
+    cfg.in_c = train.c;
+    cfg.in_h = train.h;
+    cfg.in_w = train.w;
+    cfg.classes = (size_t)train.classes;
+    pd_net net;
+    const char *all[] = {"*"};
+    if (o->mode == PD_COLLECT_SEEDS) st = pd_net_create(&net, &cfg, all, 1);
+    else st = pd_net_create(&net, &cfg, o->patterns, o->npatterns);
+    pd_graph *g = pd_graph_new();
+    if (!st && !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) st = pd_mkdir_p(o->out_dir);
+    if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
+    pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
+    if (feval.n > o->eval_train) feval.n = o->eval_train;
+    if (!st) {
+        if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, g, &ftrain, &ftest, &feval, rep);
+        else st = collect_subset(o, &net, g, &ftrain, &ftest, &feval, rep);
+    }
+    if (!st) st = pd_manifest_write_collect(o, &net, &train, &test, rep);
+    pd_graph_free(g);
+    pd_net_free(&net);
+    pd_dataset_free(&train);
+    pd_dataset_free(&test);
+    return st;
+}

@@ -1,0 +1,55 @@
+/*
+ * collect.h — stage 1 of p-diff (SPEC §1.1): the training data.
+ *
+ * subset mode: train a network from scratch, freeze all but the selected
+ *   tensors (default: the last two normalization layers), continue SGD on
+ *   the subset and save K snapshots. BatchNorm running statistics are
+ *   frozen during this phase (BN in eval mode), which makes the frozen
+ *   prefix's activations constant: they are computed once and only the tail
+ *   runs per step. (The authors keep updating running stats; frozen is the
+ *   cleaner choice: every snapshot is then a pure function of its subset.)
+ * seeds mode: K networks trained from K seeds; every parameter is kept.
+ *
+ * Output: DIR/ckpt_NNN.safetensors (complete networks, metadata with
+ * accuracies), DIR/base.safetensors (subset mode), DIR/manifest.json
+ * (with the report of collect_report.h).
+ * Re-running continues where an interrupted run stopped.
+ */
+#ifndef PD_COLLECT_H
+#define PD_COLLECT_H
+
+#include <stdint.h>
+
+#include "engine/core/progress.h"
+#include "engine/nn/net.h"
+#include "app/collect_report.h"
+
+typedef enum { PD_COLLECT_SUBSET, PD_COLLECT_SEEDS } pd_collect_mode;
+
+typedef struct {
+    const char *data_dir;   /* dataset directory */
+    const char *out_dir;
+    pd_net_config net;      /* arch + width; input shape filled from data */
+    const char *const *patterns; /* --params globs (subset mode) */
+    size_t npatterns;
+    pd_collect_mode mode;
+    size_t K;
+    int epochs;             /* base training epochs (per network in seeds mode) */
+    size_t batch;
+    float lr, momentum, weight_decay;
+    float subset_lr;        /* SGD lr while collecting the subset */
+    long every;             /* subset steps between snapshots */
+    size_t eval_train;      /* training samples used for train accuracy */
+    int augment;            /* random crop + flip while training the base
+                             * network(s); never in the subset phase, whose
+                             * cached prefix needs fixed inputs */
+    uint64_t seed;
+    pd_progress progress;
+} pd_collect_opts;
+
+void pd_collect_defaults(pd_collect_opts *o);
+/* report (may be NULL): how different the K checkpoints are
+ * (collect_report.h); also written to manifest.json "report" */
+pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report);
+
+#endif

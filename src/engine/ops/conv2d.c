@@ -1,0 +1,92 @@
+/*
+ * conv2d.c — 2-D convolution (torch.nn.functional.conv2d, square kernel,
+ * dilation 1, groups 1), forward and backward, as batch im2col + one
+ * OpenBLAS sgemm; the same scheme as conv1d.c with a 2-D column matrix:
+ *
+ *   forward:  col (cin*k*k, n*ho*wo) = im2col(x)
+ *             Y'  (cout, n*ho*wo)    = W (cout, cin*k*k) × col
+ *             y   (n, cout, ho, wo)  = permute(Y') + b
+ *   backward: dY' = permute(dy);  db += Σ dY'
+ *             dW += dY' colᵀ;  dcol = Wᵀ dY';  dx += col2im(dcol)
+ *
+ * Scratch (pd_conv2d_scratch floats): col followed by Y'.
+ */
+#include <cblas.h>
+
+#include "engine/ops/im2col.h"
+#include "engine/ops/ops.h"
+
+/* output extent along one axis of length len */
+static size_t conv_extent(size_t len, size_t k, size_t stride, size_t pad) {
+    if (stride == 0 || len + 2 * pad < k) return 0;
+    return (len + 2 * pad - k) / stride + 1;
+}
+
+size_t pd_conv2d_hout(const pd_conv2d_shape *s) {
+    return conv_extent(s->h, s->k, s->stride, s->pad);
+}
+
+size_t pd_conv2d_wout(const pd_conv2d_shape *s) {
+    return conv_extent(s->w, s->k, s->stride, s->pad);
+}
+
+size_t pd_conv2d_scratch(const pd_conv2d_shape *s) {
+    size_t cols = s->n * pd_conv2d_hout(s) * pd_conv2d_wout(s);
+    return s->cin * s->k * s->k * cols + s->cout * cols;
+}
+
+static pd_col2d_geom conv2d_geom(const pd_conv2d_shape *s) {
+    pd_col2d_geom g = {s->n, s->cin, s->h, s->w, s->k, s->stride, s->pad,
+                       pd_conv2d_hout(s), pd_conv2d_wout(s)};
+    return g;
+}
+
+/* x (n, cin, h, w), w (cout, cin, k, k), b (cout) or NULL
+ * → y (n, cout, ho, wo) */
+void pd_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                       const pd_conv2d_shape *s, float *scratch) {
+    const pd_col2d_geom g = conv2d_geom(s);
+    const size_t plane = g.ho * g.wo, ncols = s->n * plane;
+    const size_t kdim = s->cin * s->k * s->k;
+    if (ncols == 0 || s->cout == 0) return;
+    if (kdim == 0) {
+        pd_fill_bias(y, b, s->n, s->cout, plane);
+        return;
+    }
+    float *col = scratch;
+    float *yp = s->n == 1 ? y : col + kdim * ncols;
+    pd_im2col2d(col, x, &g);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cout,
+                (int)ncols, (int)kdim, 1.0f, w, (int)kdim, col, (int)ncols,
+                0.0f, yp, (int)ncols);
+    const pd_cm_layout yl = {ncols, 0, plane};
+    if (s->n == 1) {
+        if (b) pd_cm_to_ncs(y, y, b, 1, s->cout, plane, &yl, 0);
+    } else {
+        pd_cm_to_ncs(y, yp, b, s->n, s->cout, plane, &yl, 0);
+    }
+}
+
+/* dy (n, cout, ho, wo), x (n, cin, h, w), w (cout, cin, k, k)
+ * → dx +=, dw +=, db += (each may be NULL) */
+void pd_conv2d_backward(float *dx, float *dw, float *db, const float *dy,
+                        const float *x, const float *w, const pd_conv2d_shape *s,
+                        float *scratch) {
+    const pd_col2d_geom g = conv2d_geom(s);
+    const size_t plane = g.ho * g.wo, ncols = s->n * plane;
+    const size_t kdim = s->cin * s->k * s->k;
+    if (ncols == 0 || s->cout == 0) return;
+    if (db) pd_bias_grad_add(db, dy, s->n, s->cout, plane);
+    if (kdim == 0 || (!dx && !dw)) return;
+    float *col = scratch;
+    const float *dyp = dy; /* (cout, n*ho*wo) */
+    if (s->n > 1) {
+        float *t = col + kdim * ncols;
+        const pd_cm_layout yl = {ncols, 0, plane};
+        pd_ncs_to_cm(t, dy, s->n, s->cout, plane, &yl);
+        dyp = t;
+    }
+    if (dw) pd_im2col2d(col, x, &g);
+    pd_colconv_backward_gemms(dw, col, dyp, w, s->cout, kdim, ncols, dx != NULL);
+    if (dx) pd_col2im2d_add(dx, col, &g);
+}

@@ -1,0 +1,398 @@
+/*
+ * norm.c — batch norm and group norm (instance norm = group norm with one
+ * channel per group), forward and backward, over x (n, c, sp).
+ *
+ * Semantics follow torch.nn.functional.batch_norm / group_norm:
+ *   y = (x - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps),
+ * with var the biased variance of the normalised set. Batch norm's training
+ * forward also updates the running statistics the PyTorch way:
+ *   running = (1 - momentum) running + momentum stat,
+ * the variance entering that update being the unbiased one (n*sp - 1).
+ *
+ * Means and variances take two passes (mean, then the centred sum of
+ * squares), each summed in float lanes over short blocks and in double
+ * across blocks (row_sums). Each parallel iteration owns one channel (batch
+ * norm, group-norm dgamma/dbeta) or one (sample, group) block (group norm),
+ * so every sum runs in a fixed order: results are bit-identical whatever the
+ * thread count. Tiny tensors stay serial through the OpenMP `if` clause.
+ */
+#include "engine/ops/ops.h"
+
+#include <math.h>
+
+#include "engine/ops/vec4.h"
+
+/* below this many elements a kernel runs on one thread */
+enum { NORM_PAR_MIN = 1 << 15 };
+
+/* ---- row sums ---------------------------------------------------------------
+ * Sums over a contiguous row run in 16 float lanes (GCC/Clang vector
+ * extension) within blocks of SUM_BLOCK elements, and the blocks' partial
+ * sums are added in double: several times faster than a scalar double
+ * loop, as accurate for rows of any length, and in a fixed order. */
+
+#define SUM_BLOCK 256
+
+/* LeakyReLU with slope 1 is the identity, exactly (x * 1 == x) */
+static inline v4f lrelu4(v4f x, v4f slope) {
+    const v4i pos = x > (v4f){0, 0, 0, 0}; /* lanes of all ones where x > 0 */
+    return (v4f)(((v4i)x & pos) | ((v4i)(x * slope) & ~pos));
+}
+
+static inline float lrelu1(float x, float slope) { return x > 0.0f ? x : x * slope; }
+
+/* lrelu'(x): 1 where x > 0, else slope */
+static inline v4f lrelu_grad4(v4f x, v4f slope) {
+    const v4i pos = x > (v4f){0, 0, 0, 0};
+    const v4f one = {1, 1, 1, 1};
+    return (v4f)(((v4i)one & pos) | ((v4i)slope & ~pos));
+}
+
+/* y[j] = (lrelu(x[j]) - mu) * a + b. Written with vectors: GCC will not
+ * if-convert the activation's branch (x * slope might trap) */
+static void row_normalize(float *y, const float *x, size_t n, float slope, float mu,
+                          float a, float b) {
+    const v4f sl = {slope, slope, slope, slope}, m = {mu, mu, mu, mu};
+    const v4f av = {a, a, a, a}, bv = {b, b, b, b};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) store4(y + j, (lrelu4(load4(x + j), sl) - m) * av + bv);
+    for (; j < n; j++) y[j] = (lrelu1(x[j], slope) - mu) * a + b;
+}
+
+/* dx[j] += lrelu'(x[j]) rs (dy[j] gm - ga - ah gb), ah = (lrelu(x[j]) - mu) rs */
+static void row_grad_input(float *dx, const float *dy, const float *x, size_t n,
+                           float slope, float mu, float rs, float gm, float ga,
+                           float gb) {
+    const v4f sl = {slope, slope, slope, slope}, m = {mu, mu, mu, mu};
+    const v4f r = {rs, rs, rs, rs}, g = {gm, gm, gm, gm};
+    const v4f a = {ga, ga, ga, ga}, b = {gb, gb, gb, gb};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v4f xv = load4(x + j);
+        const v4f ah = (lrelu4(xv, sl) - m) * r;
+        const v4f da = r * (load4(dy + j) * g - a - ah * b);
+        store4(dx + j, load4(dx + j) + da * lrelu_grad4(xv, sl));
+    }
+    for (; j < n; j++) {
+        const float ah = (lrelu1(x[j], slope) - mu) * rs;
+        const float da = rs * (dy[j] * gm - ga - ah * gb);
+        dx[j] += x[j] > 0.0f ? da : da * slope;
+    }
+}
+
+static inline double lanes(v4f a, v4f b, v4f c, v4f d) {
+    v4f s = (a + b) + (c + d);
+    return ((double)s[0] + (double)s[1]) + ((double)s[2] + (double)s[3]);
+}
+
+/* With a = lrelu(x) (slope 1: a = x), over one row of n values:
+ *   dy == NULL: *s1 = Σ a,  *s2 = Σ (a − mu)²
+ *   otherwise:  *s1 = Σ dy, *s2 = Σ dy (a − mu)
+ * s2 may be NULL (a mean pass): then only s1 is summed.                 */
+static inline void sums4(const float *x, const float *dy, size_t j, v4f m, v4f sl,
+                         v4f *s, v4f *q) {
+    const v4f a = lrelu4(load4(x + j), sl);
+    const v4f u = dy ? load4(dy + j) : a;
+    *s += u;
+    if (q) {
+        const v4f d = a - m;
+        *q += (dy ? u : d) * d;
+    }
+}
+
+static void row_sums(const float *x, const float *dy, size_t n, float mu, float slope,
+                     double *s1, double *s2) {
+    double t1 = 0.0, t2 = 0.0;
+    size_t j = 0;
+    const v4f m = {mu, mu, mu, mu}, sl = {slope, slope, slope, slope};
+    const v4f z = {0, 0, 0, 0};
+    while (j + 16 <= n) {
+        const size_t end = n - j > SUM_BLOCK ? j + SUM_BLOCK : n;
+        v4f a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
+        const int sq = s2 != NULL;
+        for (; j + 16 <= end; j += 16) {
+            sums4(x, dy, j, m, sl, &a0, sq ? &q0 : NULL);
+            sums4(x, dy, j + 4, m, sl, &a1, sq ? &q1 : NULL);
+            sums4(x, dy, j + 8, m, sl, &a2, sq ? &q2 : NULL);
+            sums4(x, dy, j + 12, m, sl, &a3, sq ? &q3 : NULL);
+        }
+        t1 += lanes(a0, a1, a2, a3);
+        t2 += lanes(q0, q1, q2, q3);
+    }
+    if (j + 4 <= n) { /* short rows (the denoiser's L = 12) and tails */
+        v4f a0 = z, q0 = z;
+        for (; j + 4 <= n; j += 4) sums4(x, dy, j, m, sl, &a0, s2 ? &q0 : NULL);
+        t1 += lanes(a0, z, z, z);
+        t2 += lanes(q0, z, z, z);
+    }
+    for (; j < n; j++) {
+        const double a = lrelu1(x[j], slope), u = dy ? dy[j] : a;
+        t1 += u;
+        t2 += (dy ? u : a - mu) * (a - mu);
+    }
+    *s1 = t1;
+    if (s2) *s2 = t2;
+}
+
+/* ---- batch norm ---------------------------------------------------------- */
+
+/* Mean and biased variance of channel ch of x (n, c, sp), in double. */
+static void channel_moments(double *mean, double *var, const float *x,
+                            size_t ch, const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    double sum = 0.0, part, sd, sq = 0.0;
+    for (size_t i = 0; i < s->n; i++) {
+        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, 0.0f, 1.0f, &part, NULL);
+        sum += part;
+    }
+    const double mu = sum / (double)count;
+    for (size_t i = 0; i < s->n; i++) {
+        row_sums(x + (i * s->c + ch) * s->sp, NULL, s->sp, (float)mu, 1.0f, &part, &sd);
+        sq += sd;
+    }
+    *mean = mu;
+    *var = sq / (double)count;
+}
+
+/* y = (x - mu) * a + b on channel ch of x (n, c, sp) */
+static void channel_affine(float *y, const float *x, size_t ch, float mu,
+                           float a, float b, const pd_norm_shape *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        const size_t off = (i * s->c + ch) * s->sp;
+        for (size_t j = 0; j < s->sp; j++) y[off + j] = (x[off + j] - mu) * a + b;
+    }
+}
+
+/* x, y (n, c, sp); mean, rstd (c) or NULL; running_mean/var (c) or NULL;
+ * gamma, beta (c) or NULL. With n*sp == 1 the running variance receives
+ * the biased variance (0): PyTorch refuses that case, we stay finite. */
+void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
+                                float *running_mean, float *running_var,
+                                const float *x, const float *gamma,
+                                const float *beta, float momentum,
+                                const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    if (count == 0) return;
+    const double m = momentum;
+    const int par = count * s->c >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double mu, var;
+        channel_moments(&mu, &var, x, ch, s);
+        double rs = 1.0 / sqrt(var + (double)s->eps);
+        if (mean) mean[ch] = (float)mu;
+        if (rstd) rstd[ch] = (float)rs;
+        if (running_mean)
+            running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mu);
+        if (running_var) {
+            double unbiased = count > 1 ? var * (double)count / (double)(count - 1)
+                                        : var;
+            running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * unbiased);
+        }
+        float g = gamma ? gamma[ch] : 1.0f;
+        float b = beta ? beta[ch] : 0.0f;
+        channel_affine(y, x, ch, (float)mu, (float)rs * g, b, s);
+    }
+}
+
+/* x, y (n, c, sp); running_mean/var (c); gamma, beta (c) or NULL */
+void pd_batchnorm_forward_eval(float *y, const float *x, const float *gamma,
+                               const float *beta, const float *running_mean,
+                               const float *running_var, const pd_norm_shape *s) {
+    const int par = s->n * s->c * s->sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double rs = 1.0 / sqrt((double)running_var[ch] + (double)s->eps);
+        float g = gamma ? gamma[ch] : 1.0f;
+        float b = beta ? beta[ch] : 0.0f;
+        channel_affine(y, x, ch, running_mean[ch], (float)rs * g, b, s);
+    }
+}
+
+/* dy, x, dx (n, c, sp); mean, rstd (c) saved by the training forward.
+ * With xh = (x - mean) rstd and N = n*sp per channel:
+ *   dbeta  += Σ dy,  dgamma += Σ dy xh,
+ *   dx     += gamma rstd (dy - Σdy / N - xh Σ(dy xh) / N). */
+void pd_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x,
+                                 const float *mean, const float *rstd,
+                                 const float *gamma, const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    if (count == 0) return;
+    const int par = count * s->c >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        const float mu = mean[ch], rs = rstd[ch];
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            double a, b;
+            row_sums(x + off, dy + off, s->sp, mu, 1.0f, &a, &b);
+            sdy += a;
+            sdyx += b;
+        }
+        sdyx *= rs; /* Σ dy xh */
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (!dx) continue;
+        const float k = (gamma ? gamma[ch] : 1.0f) * rs;
+        const float a = (float)(sdy / (double)count);
+        const float b = (float)(sdyx / (double)count);
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            for (size_t j = 0; j < s->sp; j++) {
+                float xh = (x[off + j] - mu) * rs;
+                dx[off + j] += k * (dy[off + j] - a - xh * b);
+            }
+        }
+    }
+}
+
+/* Eval mode is the fixed affine map y = (x - rm) / sqrt(rv + eps) gamma + beta,
+ * so dx += dy gamma rstd, dgamma += Σ dy (x - rm) rstd, dbeta += Σ dy. */
+void pd_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta,
+                                const float *dy, const float *x,
+                                const float *gamma, const float *running_mean,
+                                const float *running_var, const pd_norm_shape *s) {
+    const int par = s->n * s->c * s->sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        const float rs = (float)(1.0 / sqrt((double)running_var[ch] + (double)s->eps));
+        const float mu = running_mean[ch];
+        const float k = (gamma ? gamma[ch] : 1.0f) * rs;
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * s->sp;
+            double a, b;
+            row_sums(x + off, dy + off, s->sp, mu, 1.0f, &a, &b);
+            sdy += a;
+            sdyx += b * rs;
+            if (dx)
+                for (size_t j = 0; j < s->sp; j++) dx[off + j] += k * dy[off + j];
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+    }
+}
+
+/* ---- group norm ---------------------------------------------------------- */
+
+/* x, y (n, c, sp); gamma, beta (c) or NULL; mean, rstd (n, groups) or NULL.
+ * groups must divide c; each (sample, group) block is cpg*sp contiguous
+ * values, cpg = c / groups. The norm reads a = LeakyReLU(x) with `slope`
+ * (1: a = x, plain group norm): the activation is recomputed from x where
+ * needed instead of being stored, which saves a full pass over memory in
+ * each direction. */
+void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                                const float *gamma, const float *beta, size_t groups,
+                                float slope, const pd_norm_shape *s) {
+    if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
+    const size_t cpg = s->c / groups, count = cpg * s->sp;
+    const size_t blocks = s->n * groups;
+    const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t bi = 0; bi < blocks; bi++) {
+        const float *xb = x + bi * count;
+        float *yb = y + bi * count;
+        double sum, sq;
+        row_sums(xb, NULL, count, 0.0f, slope, &sum, NULL);
+        const double mu = sum / (double)count;
+        row_sums(xb, NULL, count, (float)mu, slope, &sum, &sq);
+        const double rs = 1.0 / sqrt(sq / (double)count + (double)s->eps);
+        if (mean) mean[bi] = (float)mu;
+        if (rstd) rstd[bi] = (float)rs;
+        const size_t ch0 = (bi % groups) * cpg;
+        for (size_t k = 0; k < cpg; k++) {
+            const float a = (float)rs * (gamma ? gamma[ch0 + k] : 1.0f);
+            const float b = beta ? beta[ch0 + k] : 0.0f;
+            row_normalize(yb + k * s->sp, xb + k * s->sp, s->sp, slope, (float)mu, a, b);
+        }
+    }
+}
+
+void pd_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
+                          const float *gamma, const float *beta, size_t groups,
+                          const pd_norm_shape *s) {
+    pd_lrelu_groupnorm_forward(y, mean, rstd, x, gamma, beta, groups, 1.0f, s);
+}
+
+/* dy, x, dx (n, c, sp); mean, rstd (n, groups) from the forward; gamma (c)
+ * or NULL. Per block of M = cpg*sp values, with g = dy gamma and
+ * ah = (a - mean) rstd:
+ *   da = rstd (g - Σg / M - ah Σ(g ah) / M),  dx += lrelu'(x) da;
+ * per channel: dgamma += Σ_{n,sp} dy ah, dbeta += Σ_{n,sp} dy. */
+void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *rstd, const float *gamma, size_t groups,
+                                 float slope, const pd_norm_shape *s) {
+    if (groups == 0 || s->c % groups != 0 || s->sp == 0) return;
+    const size_t cpg = s->c / groups, count = cpg * s->sp;
+    const size_t blocks = s->n * groups;
+    const size_t sp = s->sp;
+    if (dx) {
+        const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
+        (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+        for (size_t bi = 0; bi < blocks; bi++) {
+            const size_t off = bi * count, ch0 = (bi % groups) * cpg;
+            const float mu = mean[bi], rs = rstd[bi];
+            double sg = 0.0, sgx = 0.0; /* Σ dy γ and Σ dy γ (a − μ) */
+            for (size_t k = 0; k < cpg; k++) {
+                const double gm = gamma ? gamma[ch0 + k] : 1.0;
+                double a, b;
+                row_sums(x + off + k * sp, dy + off + k * sp, sp, mu, slope, &a, &b);
+                sg += gm * a;
+                sgx += gm * b;
+            }
+            const float a = (float)(sg / (double)count);
+            const float b = (float)(sgx * rs / (double)count);
+            for (size_t k = 0; k < cpg; k++)
+                row_grad_input(dx + off + k * sp, dy + off + k * sp, x + off + k * sp, sp,
+                               slope, mu, rs, gamma ? gamma[ch0 + k] : 1.0f, a, b);
+        }
+    }
+    if (!dgamma && !dbeta) return;
+    const int par = s->n * s->c * sp >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t bi = i * groups + ch / cpg;
+            const size_t off = (i * s->c + ch) * sp;
+            double a, b;
+            row_sums(x + off, dy + off, sp, mean[bi], slope, &a, &b);
+            sdy += a;
+            sdyx += b * rstd[bi];
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+    }
+}
+
+void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *gamma, size_t groups,
+                           const pd_norm_shape *s) {
+    pd_lrelu_groupnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, groups,
+                                1.0f, s);
+}

@@ -1,0 +1,167 @@
+/*
+ * pool.c — 2-D max pooling (torch.nn.functional.max_pool2d with no padding,
+ * dilation 1, floor mode) and global average pooling (adaptive_avg_pool to
+ * 1, i.e. the mean over the spatial positions), forward and backward.
+ *
+ * Max pooling follows PyTorch's tie rule: the first maximum in row-major
+ * window order wins, and a NaN wins over any number (the last NaN). The chosen element's
+ * flat index into the whole x tensor is kept in `argmax` for backward.
+ * Planes (sample, channel) are independent and run in parallel; argmax
+ * always points inside its own plane, so backward has no write conflicts.
+ */
+#include <math.h>
+
+#include "engine/ops/ops.h"
+
+/* below this many output elements a loop runs on one thread */
+#define PD_OMP_MIN_WORK 16384
+
+size_t pd_pool2d_hout(const pd_pool2d_shape *s) {
+    if (s->stride == 0 || s->h < s->k) return 0;
+    return (s->h - s->k) / s->stride + 1;
+}
+
+size_t pd_pool2d_wout(const pd_pool2d_shape *s) {
+    if (s->stride == 0 || s->w < s->k) return 0;
+    return (s->w - s->k) / s->stride + 1;
+}
+
+/* one candidate of a window, in row-major order: PyTorch's rule keeps the
+ * first maximum and lets a NaN win (v != v) */
+static inline void take(const float *xp, size_t i, float *bv, size_t *best) {
+    const float v = xp[i];
+    if (v > *bv || v != v) {
+        *bv = v;
+        *best = i;
+    }
+}
+
+/* the 2×2, stride-2 pooling of every CNN here, unrolled: the generic loop
+ * below spends most of its time on loop control for 4-element windows */
+static void maxpool2x2(float *y, int32_t *argmax, const float *x, const pd_pool2d_shape *s,
+                       size_t ho, size_t wo) {
+    const size_t planes = s->n * s->c, hw = s->h * s->w, w = s->w;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * hw;
+        float *yp = y + p * ho * wo;
+        int32_t *ap = argmax + p * ho * wo;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                const size_t i0 = 2 * oy * w + 2 * ox;
+                size_t best = i0;
+                float bv = xp[i0];
+                take(xp, i0 + 1, &bv, &best);
+                take(xp, i0 + w, &bv, &best);
+                take(xp, i0 + w + 1, &bv, &best);
+                yp[oy * wo + ox] = bv;
+                ap[oy * wo + ox] = (int32_t)(p * hw + best);
+            }
+        }
+    }
+}
+
+/* x (n, c, h, w) → y (n, c, ho, wo), argmax (n, c, ho, wo) */
+void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
+                          const pd_pool2d_shape *s) {
+    const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
+    const size_t planes = s->n * s->c, hw = s->h * s->w;
+    if (ho == 0 || wo == 0 || s->k == 0) return;
+    if (s->k == 2 && s->stride == 2) {
+        maxpool2x2(y, argmax, x, s, ho, wo);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * hw;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                size_t y0 = oy * s->stride, x0 = ox * s->stride;
+                size_t best = y0 * s->w + x0;
+                float bv = xp[best];
+                for (size_t ky = 0; ky < s->k; ky++) {
+                    for (size_t kx = 0; kx < s->k; kx++) {
+                        size_t i = (y0 + ky) * s->w + x0 + kx;
+                        take(xp, i, &bv, &best);
+                    }
+                }
+                size_t o = (p * ho + oy) * wo + ox;
+                y[o] = bv;
+                argmax[o] = (int32_t)(p * hw + best);
+            }
+        }
+    }
+}
+
+/* dy (n, c, ho, wo), argmax from forward → dx (n, c, h, w) += */
+void pd_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                           const pd_pool2d_shape *s) {
+    const size_t per = pd_pool2d_hout(s) * pd_pool2d_wout(s);
+    const size_t planes = s->n * s->c;
+    if (dx == NULL || per == 0) return;
+#pragma omp parallel for schedule(static) if (planes * per > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        for (size_t o = p * per; o < (p + 1) * per; o++)
+            dx[argmax[o]] += dy[o];
+    }
+}
+
+/* x (n, c, sp) → y (n, c): the mean of each row of sp values */
+void pd_gap_forward(float *y, const float *x, size_t n, size_t c, size_t sp) {
+    const size_t rows = n * c;
+    if (sp == 0) return;
+#pragma omp parallel for schedule(static) if (rows * sp > PD_OMP_MIN_WORK)
+    for (size_t r = 0; r < rows; r++) {
+        double acc = 0.0;
+        for (size_t i = 0; i < sp; i++) acc += x[r * sp + i];
+        y[r] = (float)(acc / (double)sp);
+    }
+}
+
+/* dy (n, c) → dx (n, c, sp) += dy / sp broadcast */
+void pd_gap_backward(float *dx, const float *dy, size_t n, size_t c, size_t sp) {
+    const size_t rows = n * c;
+    if (dx == NULL || sp == 0) return;
+#pragma omp parallel for schedule(static) if (rows * sp > PD_OMP_MIN_WORK)
+    for (size_t r = 0; r < rows; r++) {
+        float g = dy[r] / (float)sp;
+        for (size_t i = 0; i < sp; i++) dx[r * sp + i] += g;
+    }
+}
+
+/* Inference only. f(v) = relu((v − rm)·a + b), a = γ/√(rv + ε), is the
+ * same arithmetic as pd_batchnorm_forward_eval then ReLU, and it is
+ * monotonic in v even after float rounding: rising for a ≥ 0, falling for
+ * a < 0. So a window's maximum of f is f of the window's max (a ≥ 0) or
+ * min (a < 0), and each input is read once instead of passing through two
+ * intermediate tensors. */
+void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
+                             const float *beta, const float *running_mean,
+                             const float *running_var, float eps,
+                             const pd_pool2d_shape *s) {
+    const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
+    const size_t planes = s->n * s->c, hw = s->h * s->w;
+    if (ho == 0 || wo == 0 || s->k == 0) return;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const size_t ch = p % s->c;
+        const double rs = 1.0 / sqrt((double)running_var[ch] + (double)eps);
+        const float a = (float)rs * (gamma ? gamma[ch] : 1.0f);
+        const float b = beta ? beta[ch] : 0.0f, mu = running_mean[ch];
+        const int rising = a >= 0.0f;
+        const float *xp = x + p * hw;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                const float *win = xp + oy * s->stride * s->w + ox * s->stride;
+                float e = win[0];
+                for (size_t ky = 0; ky < s->k; ky++)
+                    for (size_t kx = 0; kx < s->k; kx++) {
+                        const float v = win[ky * s->w + kx];
+                        if (rising ? v > e : v < e) e = v;
+                    }
+                const float t = (e - mu) * a + b;
+                y[(p * ho + oy) * wo + ox] = t < 0.0f ? 0.0f : t;
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+/*
+ * classify.c — see classify.h. Batches are copied into one contiguous
+ * buffer per step (samples in shuffled order), the tape is reset after
+ * each step, and the optimizer runs once per trainable tensor.
+ */
+#include "engine/train/classify.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pd_val *batch_input(pd_graph *g, const pd_feats *f, const int32_t *idx,
+                           size_t nb, int32_t *labels) {
+    size_t shp[4] = {nb, f->shape[0], f->shape[1], f->shape[2]};
+    pd_val *x = pd_g_new(g, f->ndim + 1, shp, 0);
+    for (size_t i = 0; i < nb; i++) {
+        memcpy(x->v + i * f->stride, f->x + (size_t)idx[i] * f->stride,
+               f->stride * sizeof(float));
+        labels[i] = f->y[idx[i]];
+    }
+    return x;
+}
+
+/* in place over a batch x (nb, c, h, w): shift by up to ±4 pixels with zero
+ * fill (= random crop of the 4-padded image) and flip half the images */
+static void augment_batch(float *x, size_t nb, const size_t *shape, pd_rng *rng) {
+    size_t c = shape[0], h = shape[1], w = shape[2], plane = h * w;
+    float *tmp = malloc(plane * sizeof(float));
+    if (!tmp) return; /* augmentation is optional: skip rather than fail */
+    for (size_t i = 0; i < nb; i++) {
+        long dy = (long)pd_rng_below(rng, 9) - 4, dx = (long)pd_rng_below(rng, 9) - 4;
+        int flip = pd_rng_below(rng, 2) != 0;
+        for (size_t ch = 0; ch < c; ch++) {
+            float *img = x + (i * c + ch) * plane;
+            for (size_t r = 0; r < h; r++)
+                for (size_t q = 0; q < w; q++) {
+                    long sr = (long)r + dy, sq = (long)(flip ? w - 1 - q : q) + dx;
+                    int in = sr >= 0 && sr < (long)h && sq >= 0 && sq < (long)w;
+                    tmp[r * w + q] = in ? img[(size_t)sr * w + (size_t)sq] : 0.0f;
+                }
+            memcpy(img, tmp, plane * sizeof(float));
+        }
+    }
+    free(tmp);
+}
+
+pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
+                       const pd_fit_opts *o, pd_rng *rng, int32_t *order,
+                       size_t *cursor, long *step, long steps, double *mean_loss) {
+    pd_params *p = &net->params;
+    pd_status st = pd_params_alloc_state(p);
+    if (st) return st;
+    int32_t *labels = malloc(o->batch * sizeof(int32_t));
+    if (!labels) return pd_fail(PD_ERR_NOMEM, "out of memory for a batch");
+    double sum = 0.0;
+    for (long s = 0; s < steps; s++) {
+        if (*cursor + o->batch > f->n) { /* new epoch */
+            pd_rng_shuffle(rng, order, f->n);
+            *cursor = 0;
+        }
+        size_t nb = o->batch < f->n ? o->batch : f->n;
+        pd_g_reset(g);
+        pd_g_set_grad(g, 1);
+        pd_val *x = batch_input(g, f, order + *cursor, nb, labels);
+        *cursor += nb;
+        if (o->augment && f->from_stage == 0 && f->ndim == 3) augment_batch(x->v, nb, f->shape, rng);
+        pd_val *logits = pd_net_forward(net, g, x, o->train_bn, f->from_stage, net->nstages);
+        pd_val *loss = pd_g_xent(g, logits, labels);
+        if (pd_g_failed(g)) {
+            free(labels);
+            return pd_fail(PD_ERR_NOMEM, "out of memory in training step %ld", *step);
+        }
+        if (!isfinite(loss->v[0])) {
+            free(labels);
+            return pd_fail(PD_ERR_NAN, "loss became %g at training step %ld", loss->v[0], *step);
+        }
+        sum += loss->v[0];
+        pd_params_zero_grad(p);
+        pd_g_backward(g, loss);
+        pd_sgd sgd = o->sgd;
+        if (o->total_steps > 0) sgd.lr = (float)(o->sgd.lr * pd_lr_cosine(*step, o->total_steps));
+        for (size_t i = 0; i < p->count; i++) {
+            pd_tensor *t = &p->t[i];
+            if (!(t->flags & PD_TRAINABLE)) continue;
+            pd_sgd_step(&sgd, t->data, t->grad, p->m + t->offset, t->numel, 0);
+        }
+        (*step)++;
+    }
+    free(labels);
+    if (mean_loss) *mean_loss = steps > 0 ? sum / (double)steps : 0.0;
+    return PD_OK;
+}
+
+pd_status pd_evaluate(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
+                      double *acc, double *loss, int32_t *pred) {
+    int32_t *idx = malloc(batch * sizeof(int32_t));
+    int32_t *labels = malloc(batch * sizeof(int32_t));
+    if (!idx || !labels) {
+        free(idx);
+        free(labels);
+        return pd_fail(PD_ERR_NOMEM, "out of memory for evaluation");
+    }
+    size_t correct = 0;
+    double lsum = 0.0;
+    for (size_t b0 = 0; b0 < f->n; b0 += batch) {
+        size_t nb = f->n - b0 < batch ? f->n - b0 : batch;
+        for (size_t i = 0; i < nb; i++) idx[i] = (int32_t)(b0 + i);
+        pd_g_reset(g);
+        pd_g_set_grad(g, 0);
+        pd_val *x = batch_input(g, f, idx, nb, labels);
+        pd_val *logits = pd_net_forward(net, g, x, 0, f->from_stage, net->nstages);
+        pd_val *l = pd_g_xent(g, logits, labels);
+        if (pd_g_failed(g)) break;
+        lsum += (double)l->v[0] * (double)nb;
+        size_t c = logits->shape[1];
+        for (size_t i = 0; i < nb; i++) {
+            const float *row = logits->v + i * c;
+            size_t best = 0;
+            for (size_t k = 1; k < c; k++)
+                if (row[k] > row[best]) best = k;
+            correct += (int32_t)best == labels[i];
+            if (pred) pred[b0 + i] = (int32_t)best;
+        }
+    }
+    int failed = pd_g_failed(g);
+    pd_g_set_grad(g, 1);
+    free(idx);
+    free(labels);
+    if (failed) return pd_fail(PD_ERR_NOMEM, "out of memory in evaluation");
+    if (acc) *acc = f->n ? 100.0 * (double)correct / (double)f->n : 0.0;
+    if (loss) *loss = f->n ? lsum / (double)f->n : 0.0;
+    return PD_OK;
+}
+
+pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
+                              int to, size_t batch, float **out, pd_feats *feat) {
+    int32_t *idx = malloc(batch * sizeof(int32_t));
+    int32_t *labels = malloc(batch * sizeof(int32_t));
+    float *buf = NULL;
+    pd_status st = PD_OK;
+    if (!idx || !labels) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory computing features");
+        goto done;
+    }
+    for (size_t b0 = 0; b0 < f->n; b0 += batch) {
+        size_t nb = f->n - b0 < batch ? f->n - b0 : batch;
+        for (size_t i = 0; i < nb; i++) idx[i] = (int32_t)(b0 + i);
+        pd_g_reset(g);
+        pd_g_set_grad(g, 0);
+        pd_val *x = batch_input(g, f, idx, nb, labels);
+        pd_val *h = pd_net_forward(net, g, x, 0, 0, to);
+        if (pd_g_failed(g)) {
+            st = pd_fail(PD_ERR_NOMEM, "out of memory computing features");
+            goto done;
+        }
+        size_t per = h->numel / nb;
+        if (!buf) {
+            buf = malloc(f->n * per * sizeof(float));
+            if (!buf) {
+                st = pd_fail(PD_ERR_NOMEM, "out of memory: %zu cached features", f->n * per);
+                goto done;
+            }
+            *feat = (pd_feats){buf, f->y, f->n, h->ndim - 1,
+                               {h->shape[1], h->shape[2], h->shape[3]}, per, to};
+        }
+        memcpy(buf + b0 * per, h->v, nb * per * sizeof(float));
+    }
+    *out = buf;
+    buf = NULL;
+done:
+    pd_g_set_grad(g, 1);
+    free(buf);
+    free(idx);
+    free(labels);
+    return st;
+}
