@@ -1,10 +1,10 @@
 /*
  * fuzz_config.c — libFuzzer harness for the p-diff model configuration
- * parser (pd_pdiff_config_parse: MODEL/config.json, which `pdiff generate`
+ * parser (pd_model_config_parse: MODEL/config.json, which `pdiff generate`
  * and `pdiff eval` read from a user's model directory).
  *
  * Checks, beyond "no crash, no sanitizer report, no leak":
- *  - round trip: a parsed config written back by pd_pdiff_config_json and
+ *  - round trip: a parsed config written back by pd_model_config_json and
  *    parsed again gives the same JSON text (the writer and the reader agree
  *    on every field and range);
  *  - the parsed values are in the ranges the reader promises;
@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/pmodel.h"
+#include "model/ae.h"
+#include "model/denoiser.h"
+#include "model/diffusion.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * PD_ERR_NOMEM in a normal build, but ASan aborts on any allocation over
  * 1 TiB and libFuzzer on any over its malloc limit, so it is skipped here
  * (first crasher of this harness, kept in tests/fixtures/crashers/). */
-static void build(const pd_pdiff_config *c, size_t D) {
+static void build(const pd_model_config *c, size_t D) {
     size_t big = 0;
     for (int i = 0; i < 4; i++) {
         big |= c->ae.enc[i] > 32 || c->ae.dec[i] > 32 || c->den_ch[i] > 32;
@@ -58,9 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!text) return 0;
     memcpy(text, data, size);
     text[size] = 0;
-    pd_pdiff_config c;
+    pd_model_config c;
     size_t D = 0;
-    pd_status st = pd_pdiff_config_parse(text, "fuzz", &c, &D);
+    pd_status st = pd_model_config_parse(text, "fuzz", &c, &D);
     free(text);
     if (st != PD_OK) return 0;
     /* ranges the parser guarantees */
@@ -71,12 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < 4; i++)
         if (c.ae.enc[i] < 1 || c.ae.dec[i] < 1 || c.den_ch[i] < 1) abort();
     /* round trip through the writer */
-    char *j1 = pd_pdiff_config_json(&c, D);
+    char *j1 = pd_model_config_json(&c, D);
     if (!j1) return 0;
-    pd_pdiff_config c2;
+    pd_model_config c2;
     size_t D2 = 0;
-    if (pd_pdiff_config_parse(j1, "fuzz-roundtrip", &c2, &D2) != PD_OK || D2 != D) abort();
-    char *j2 = pd_pdiff_config_json(&c2, D2);
+    if (pd_model_config_parse(j1, "fuzz-roundtrip", &c2, &D2) != PD_OK || D2 != D) abort();
+    char *j2 = pd_model_config_json(&c2, D2);
     if (!j2 || strcmp(j1, j2) != 0) abort();
     free(j1);
     free(j2);

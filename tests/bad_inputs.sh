@@ -387,7 +387,7 @@ expect_fail "collect: --out under a regular file" "file.txt/sub: cannot create d
   "$CLI" collect --data "$T/data" "${COLLECT[@]}" --out "$T/file.txt/sub"
 
 # ---- models: generate and eval ---------------------------------------------
-ABSENT="$T/gen_badcfg" expect_fail "generate: model config.json with wrong types" "model_badcfg/config.json: not a pdiff model config" strict \
+ABSENT="$T/gen_badcfg" expect_fail "generate: model config.json with wrong types" "model_badcfg/config.json: \"autoencoder\": missing or not an object" strict \
   "$CLI" generate "$G" --model "$T/model_badcfg" -n 2 --out "$T/gen_badcfg"
 # (generate samples first and creates --out when it writes: progress mode)
 expect_fail "generate: --out under a regular file" "file.txt/sub: cannot create directory" progress \
@@ -396,7 +396,7 @@ ABSENT="$T/gen_badnorm" expect_fail "generate: model norm.safetensors cut short"
   "$CLI" generate "$G" --model "$T/model_badnorm" -n 2 --out "$T/gen_badnorm"
 ABSENT="$T/gen_zeroscale" expect_fail "generate: model normalization scale 0" "model_zeroscale/norm.safetensors: element 0 of shift/scale" strict \
   "$CLI" generate "$G" --model "$T/model_zeroscale" -n 2 --out "$T/gen_zeroscale"
-ABSENT="$T/m_badnorm" expect_fail "train: unknown --normalize" "--normalize must be dim, tensor or none, not 'layer'" strict \
+ABSENT="$T/m_badnorm" expect_fail "train: unknown --normalize" "--normalize: normalize: unknown value 'layer' \\(none, tensor, dim\\)" strict \
   "$CLI" train "$G" --out "$T/m_badnorm" --normalize layer
 ABSENT="$T/gen_nomodel" expect_fail "generate: model directory missing" "nomodel/config.json: cannot open" strict \
   "$CLI" generate "$G" --model "$T/nomodel" -n 2 --out "$T/gen_nomodel"
@@ -404,9 +404,11 @@ expect_fail "eval: generated.safetensors missing" "emptydir/generated.safetensor
   "$CLI" eval "$G" --generated "$T/emptydir" --no-baselines --out "$T/eval_none"
 
 # ---- non-finite training loss ---------------------------------------------
+ABSENT="$T/m_lr1e30" expect_fail "train: --model-lr 1e30 (out of range)" "--model-lr: lr: 1e\\+30 is out of range \\(0 .. 10\\)" strict \
+  "$CLI" train "$G" --out "$T/m_lr1e30" --model-lr 1e30 "${MODEL_ARGS[@]}"
 ABSENT="$T/m_lr/ae.safetensors $T/m_lr/den.safetensors" \
-  expect_fail "train: --model-lr 1e30 (AE loss overflows)" "autoencoder: loss is not finite at step [0-9]+, before the first checkpoint" progress \
-  "$CLI" train "$G" --out "$T/m_lr" --model-lr 1e30 "${MODEL_ARGS[@]}"
+  expect_fail "train: --model-lr 10 --weight-decay 10 (AE loss overflows)" "autoencoder: loss is not finite at step [0-9]+, before the first checkpoint" progress \
+  "$CLI" train "$G" --out "$T/m_lr" --model-lr 10 --weight-decay 10 "${MODEL_ARGS[@]}"
 ABSENT="$T/model_nan_ddpm/den.safetensors $T/model_nan_ddpm/den_ema.safetensors" \
   expect_fail "train: DDPM state with weights 1e30" "ddpm: loss is not finite at step 11; .*den_state.safetensors.* is kept" progress \
   "$CLI" train "$G" --out "$T/model_nan_ddpm" "${MODEL_ARGS[@]}"

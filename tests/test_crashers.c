@@ -21,7 +21,7 @@
 #include "engine/io/read_file.h"
 #include "engine/io/safetensors.h"
 #include "app/manifest.h"
-#include "model/pmodel.h"
+#include "model/ae.h"
 #include "testutil.h"
 
 const char *__asan_default_options(void);
@@ -59,18 +59,18 @@ static void run_manifest(const uint8_t *data, size_t n) {
 
 static void run_config(const uint8_t *data, size_t n) {
     char *t = text_of(data, n);
-    pd_pdiff_config c;
+    pd_model_config c;
     size_t D = 0;
-    pd_status st = pd_pdiff_config_parse(t, "crasher", &c, &D);
+    pd_status st = pd_model_config_parse(t, "crasher", &c, &D);
     free(t);
     if (st != PD_OK) return;
     /* writer and reader agree */
-    char *j1 = pd_pdiff_config_json(&c, D);
+    char *j1 = pd_model_config_json(&c, D);
     assert_non_null(j1);
-    pd_pdiff_config c2;
+    pd_model_config c2;
     size_t D2 = 0;
-    assert_int_equal(pd_pdiff_config_parse(j1, "roundtrip", &c2, &D2), PD_OK);
-    char *j2 = pd_pdiff_config_json(&c2, D2);
+    assert_int_equal(pd_model_config_parse(j1, "roundtrip", &c2, &D2), PD_OK);
+    char *j2 = pd_model_config_json(&c2, D2);
     assert_non_null(j2);
     assert_string_equal(j1, j2);
     free(j1);
@@ -157,9 +157,9 @@ static void test_huge_fc_config_refused(void **state) {
     assert_int_equal(pd_read_file(CRASHERS "/config/fc-huge-fold.json", 1 << 20, &data, &n), PD_OK);
     char *t = text_of(data, n);
     free(data);
-    pd_pdiff_config c;
+    pd_model_config c;
     size_t D = 0;
-    assert_int_equal(pd_pdiff_config_parse(t, "crasher", &c, &D), PD_OK);
+    assert_int_equal(pd_model_config_parse(t, "crasher", &c, &D), PD_OK);
     free(t);
     assert_true(c.ae.fc);
     assert_int_equal(c.ae.fold, 52);

@@ -99,7 +99,7 @@ int cmd_ablate(int argc, char **argv) {
         cli_opt local[sizeof opts / sizeof opts[0]];
         memcpy(local, opts, sizeof opts);
         for (int k = 0; k < 4 && v->set[k][0]; k++) set_opt(local, v->set[k][0], v->set[k][1]);
-        pd_pdiff_config c;
+        pd_model_config c;
         if ((rc = model_from_opts(&c, local))) return rc;
         char vdir[3072], mdir[3200], gdir[3200], slug[64];
         size_t j = 0;

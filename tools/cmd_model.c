@@ -9,6 +9,8 @@
 
 #include "stages.h"
 #include "engine/core/fsutil.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/params_io.h"
 #include "model/ae_diag.h"
 #include "app/generate.h"
 
@@ -21,94 +23,63 @@ pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
     return pd_manifest_scan(dir, pats, n, m);
 }
 
-static int parse_sizes4(const char *s, size_t *out, const char *name) {
-    if (!s) return 0;
-    const char *v[8];
-    size_t n = cli_list(s, v, 8);
-    if (n != 4) {
-        fprintf(stderr, "pdiff: %s needs four comma-separated channel counts\n", name);
-        exit(2);
-    }
-    for (int i = 0; i < 4; i++) {
-        long x = atol(v[i]);
-        if (x < 1 || x > 65536) {
-            fprintf(stderr, "pdiff: %s: '%s' is not a channel count\n", name, v[i]);
-            exit(2);
-        }
-        out[i] = (size_t)x;
-    }
-    return 1;
-}
+/* command-line options of the model and the config keys they set, in the
+ * order they apply (a preset before the fold, kernel and channels it sets) */
+static const struct {
+    const char *opt, *key;
+} model_keys[] = {
+    {"--normalize", "normalize"}, {"--preset", "preset"}, {"--fold", "fold"},
+    {"--kernel", "kernel"}, {"--enc", "enc"}, {"--dec", "dec"},
+    {"--den-channels", "den_channels"}, {"--in-noise", "in_noise"},
+    {"--latent-noise", "latent_noise"}, {"--norm", "norm"}, {"--kl-weight", "kl_weight"},
+    {"-T", "T"}, {"--beta-start", "beta_start"}, {"--beta-end", "beta_end"},
+    {"--ae-steps", "ae_steps"}, {"--ddpm-steps", "ddpm_steps"}, {"--model-lr", "lr"},
+    {"--weight-decay", "weight_decay"}, {"--ema", "ema_decay"},
+    {"--ckpt-every", "ckpt_every"}, {"--seed", "seed"},
+};
+static const struct {
+    const char *opt, *key;
+} model_flags[] = {{"--additive-noise", "additive_noise"}, {"--fc", "fc"}, {"--vae", "vae"}};
 
-/* the autoencoder's diagnostics that training wrote, as one line (and a
- * warning when it does not resolve the checkpoints) */
-static void print_ae_diag(const char *model_dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/autoencoder.json", model_dir);
-    pd_ae_diag d;
-    if (pd_ae_diag_read(path, &d) == PD_OK) pd_ae_diag_print(&d, "autoencoder", stderr);
-}
-
-int model_from_opts(pd_pdiff_config *c, const cli_opt *opts) {
+int model_from_opts(pd_model_config *c, const cli_opt *opts) {
     const char *v;
-    pd_pdiff_defaults(c);
-    if ((v = cli_get(opts, "--recipe"))) {
-        if (strcmp(v, "paper") != 0) {
-            fprintf(stderr, "pdiff: --recipe: only 'paper' is known, not '%s'\n", v);
+    pd_model_config_default(c, 0);
+    if ((v = cli_get(opts, "--recipe")) && pd_model_config_recipe(c, v)) {
+        fprintf(stderr, "pdiff: --recipe: %s\n", pd_last_error());
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof model_keys / sizeof model_keys[0]; i++)
+        if ((v = cli_get(opts, model_keys[i].opt)) && pd_model_config_set(c, model_keys[i].key, v)) {
+            fprintf(stderr, "pdiff: %s: %s\n", model_keys[i].opt, pd_last_error());
             return 2;
         }
-        pd_pdiff_recipe_paper(c);
-    }
-    if ((v = cli_get(opts, "--normalize"))) {
-        int k = pd_normalize_parse(v);
-        if (k < 0) {
-            fprintf(stderr, "pdiff: --normalize must be dim, tensor or none, not '%s'\n", v);
-            return 2;
-        }
-        c->normalize = (pd_normalize_kind)k;
-    }
-    if ((v = cli_get(opts, "--preset")) && pd_pdiff_set_preset(c, v)) return cli_error(PD_ERR_ARG);
-    c->ae.fold = (int)cli_long(opts, "--fold", c->ae.fold);
-    c->ae.k = (int)cli_long(opts, "--kernel", c->ae.k);
-    parse_sizes4(cli_get(opts, "--enc"), c->ae.enc, "--enc");
-    parse_sizes4(cli_get(opts, "--dec"), c->ae.dec, "--dec");
-    parse_sizes4(cli_get(opts, "--den-channels"), c->den_ch, "--den-channels");
-    c->ae.in_noise = (float)cli_double(opts, "--in-noise", c->ae.in_noise);
-    c->ae.lat_noise = (float)cli_double(opts, "--latent-noise", c->ae.lat_noise);
-    if (cli_flag(opts, "--additive-noise")) c->ae.additive_noise = 1;
-    if ((v = cli_get(opts, "--norm"))) {
-        const char *names[] = {"instance", "batch", "group", "none"};
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v, names[i])) k = i;
-        if (k < 0) {
-            fprintf(stderr, "pdiff: --norm must be instance, batch, group or none, not '%s'\n", v);
-            return 2;
-        }
-        c->ae.norm = (pd_norm_kind)k;
-    }
-    if (cli_flag(opts, "--fc")) c->ae.fc = 1;
-    if (cli_flag(opts, "--vae")) c->ae.vae = 1;
-    c->ae.kl_weight = (float)cli_double(opts, "--kl-weight", c->ae.kl_weight);
-    c->T = (size_t)cli_long(opts, "-T", (long)c->T);
-    c->beta0 = cli_double(opts, "--beta-start", c->beta0);
-    c->beta1 = cli_double(opts, "--beta-end", c->beta1);
-    c->ae_steps = cli_long(opts, "--ae-steps", c->ae_steps);
-    c->ddpm_steps = cli_long(opts, "--ddpm-steps", c->ddpm_steps);
-    c->lr = (float)cli_double(opts, "--model-lr", c->lr);
-    c->weight_decay = (float)cli_double(opts, "--weight-decay", c->weight_decay);
-    c->ema_decay = (float)cli_double(opts, "--ema", c->ema_decay);
-    c->ckpt_every = cli_long(opts, "--ckpt-every", c->ckpt_every);
-    c->seed = (uint64_t)cli_long(opts, "--seed", (long)c->seed);
-    if (c->T < 2 || c->ae_steps < 0 || c->ddpm_steps < 0 || c->ckpt_every < 1 ||
-        c->ae.in_noise < 0 || c->ae.lat_noise < 0) {
-        fprintf(stderr, "pdiff: -T must be >= 2; steps, noise amplitudes and --ckpt-every non-negative\n");
+    for (size_t i = 0; i < sizeof model_flags / sizeof model_flags[0]; i++)
+        if (cli_flag(opts, model_flags[i].opt)) pd_model_config_set(c, model_flags[i].key, "1");
+    if (pd_model_config_check(c)) {
+        fprintf(stderr, "pdiff: %s\n", pd_last_error());
         return 2;
     }
     return 0;
 }
 
-int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_config *c,
+/* the decoded noise-free latents of the training vectors, where
+ * `pdiff eval --generated MODEL/reconstructed` measures the autoencoder */
+static pd_status save_reconstruction(const pd_model *pm, const char *model_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/reconstructed", model_dir);
+    pd_status st = pd_mkdir_p(path);
+    if (!st) pd_atomic_sweep(path);
+    size_t K = pd_model_train_count(pm), D = pd_model_dim(pm);
+    float *R = malloc(K * D * sizeof(float) + 1);
+    if (!st && !R) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (!st) st = pd_model_reconstruct(pm, R);
+    snprintf(path, sizeof path, "%s/reconstructed/generated.safetensors", model_dir);
+    if (!st) st = pd_save_matrix(path, "vectors", R, K, D);
+    free(R);
+    return st;
+}
+
+int train_dir(const char *dir, const char *patterns, size_t K, const pd_model_config *c,
               const char *model_dir) {
     pd_manifest m;
     pd_status st = load_manifest(dir, patterns, &m);
@@ -119,13 +90,22 @@ int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_co
     if (!st) st = pd_manifest_tensor_sizes(&m, dir, &sizes);
     size_t use = K && K < m.K ? K : m.K;
     pd_progress p = cli_progress();
-    if (!st) st = pd_mkdir_p(model_dir);
+    pd_model *pm = NULL;
     if (!st) {
         fprintf(stderr, "training on %zu checkpoints, D = %zu, normalized by %s, into %s\n", use,
                 m.D, pd_normalize_name(c->normalize), model_dir);
-        st = pd_pdiff_train(c, V, use, m.D, sizes, m.nparams, model_dir, &p);
+        /* the model directory also holds the resumable training state */
+        pd_model_config tc = *c;
+        tc.tensor_sizes = sizes;
+        tc.ntensors = m.nparams;
+        tc.state_dir = model_dir;
+        st = pd_model_train(&tc, V, use, m.D, &p, &pm);
     }
-    if (!st) print_ae_diag(model_dir);
+    if (!st) st = save_reconstruction(pm, model_dir);
+    if (!st) st = pd_model_save(pm, model_dir);
+    pd_ae_diag d;
+    if (!st && !pd_model_diagnostics(pm, &d)) pd_ae_diag_print(&d, "autoencoder", stderr);
+    pd_model_free(pm);
     free(V);
     free(sizes);
     pd_manifest_free(&m);
@@ -154,7 +134,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "pdiff: train needs the checkpoint directory (see --help)\n");
         return 2;
     }
-    pd_pdiff_config c;
+    pd_model_config c;
     if ((rc = model_from_opts(&c, opts))) return rc;
     char model[4096];
     snprintf(model, sizeof model, "%s/model", pos[0]);
@@ -168,22 +148,27 @@ int generate_dir(const char *dir, const char *patterns, const char *model_dir,
     pd_manifest m;
     pd_status st = load_manifest(dir, patterns, &m);
     if (st) return cli_error(st);
-    pd_pdiff_model pm;
-    st = pd_pdiff_load(model_dir, &pm);
-    if (!st && pm.D != m.D)
+    pd_model *pm = NULL;
+    st = pd_model_load(model_dir, &pm);
+    size_t D = st ? 0 : pd_model_dim(pm);
+    if (!st && D != m.D)
         st = pd_fail(PD_ERR_SHAPE, "%s: model generates D = %zu but %s has D = %zu", model_dir,
-                     pm.D, dir, m.D);
-    if (!st && ddim && (steps < 1 || steps > pm.cfg.T))
-        st = pd_fail(PD_ERR_ARG, "--steps must be between 1 and T = %zu", pm.cfg.T);
+                     D, dir, m.D);
+    pd_sampler smp = {ddim, steps, eta, !ema};
+    if (!st && ddim && (steps < 1 || steps > pd_model_get_config(pm)->T))
+        st = pd_fail(PD_ERR_ARG, "--steps must be between 1 and T = %zu",
+                     pd_model_get_config(pm)->T);
     if (!st) st = pd_mkdir_p(out_dir); /* a bad --out fails before minutes of sampling */
     float *V = NULL;
     if (!st && reconstruct) {
-        st = pd_pdiff_reconstruct(&pm, model_dir, &V, &N);
+        N = pd_model_train_count(pm);
+        if (!(V = malloc(N * m.D * sizeof(float) + 1))) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        if (!st) st = pd_model_reconstruct(pm, V);
     } else if (!st) {
         V = malloc(N * m.D * sizeof(float));
         if (!V) st = pd_fail(PD_ERR_NOMEM, "out of memory");
         pd_progress p = cli_progress();
-        if (!st) st = pd_pdiff_sample(&pm, N, ddim, steps, eta, ema, seed, V, &p);
+        if (!st) st = pd_model_sample_with(pm, &smp, N, seed, &p, V);
     }
     size_t bad = 0;
     if (!st) st = pd_generate_write(&m, dir, out_dir, V, N, &bad);
@@ -193,7 +178,7 @@ int generate_dir(const char *dir, const char *patterns, const char *model_dir,
         printf("\n");
     }
     free(V);
-    pd_pdiff_free(&pm);
+    pd_model_free(pm);
     pd_manifest_free(&m);
     return st ? cli_error(st) : 0;
 }

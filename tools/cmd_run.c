@@ -19,7 +19,7 @@
 
 void print_results(const pd_eval_result *r);
 
-static pd_status save_config(const char *path, const cli_opt *opts, const pd_pdiff_config *c) {
+static pd_status save_config(const char *path, const cli_opt *opts, const pd_model_config *c) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "pdiff-run");
     cJSON_AddStringToObject(root, "version", PDIFF_VERSION);
@@ -27,7 +27,7 @@ static pd_status save_config(const char *path, const cli_opt *opts, const pd_pdi
     for (const cli_opt *x = opts; x->name; x++)
         if (x->value && strcmp(x->name, "--config") && strcmp(x->name, "--out"))
             cJSON_AddStringToObject(o, x->name, x->value);
-    char *model = pd_pdiff_config_json(c, 0);
+    char *model = pd_model_config_json(c, 0);
     cJSON_AddItemToObject(root, "model", cJSON_Parse(model));
     free(model);
     char *text = cJSON_Print(root);
@@ -94,7 +94,7 @@ int cmd_run(int argc, char **argv) {
     pd_collect_opts co;
     pd_collect_defaults(&co);
     collect_from_opts(&co, opts);
-    pd_pdiff_config mc;
+    pd_model_config mc;
     if ((rc = model_from_opts(&mc, opts))) return rc;
     int ddim;
     size_t steps;

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "app/collect.h"
 #include "app/manifest.h"
-#include "model/pmodel.h"
+#include "pdiff.h"
 
 #define COLLECT_OPTIONS                                                                   \
     {"--data", "DIR", "dataset directory (IDX or CIFAR binary; default Fashion-MNIST)", NULL}, \
@@ -63,11 +63,11 @@ void collect_from_opts(pd_collect_opts *o, const cli_opt *opts);
 /* DIR/manifest.json, or a scan of DIR's safetensors with --params */
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m);
 /* fills c from options; returns 0 or an exit code */
-int model_from_opts(pd_pdiff_config *c, const cli_opt *opts);
+int model_from_opts(pd_model_config *c, const cli_opt *opts);
 int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta);
 /* train on the first K checkpoints of dir (K = 0: all) into model_dir;
  * returns 0 or an exit code */
-int train_dir(const char *dir, const char *patterns, size_t K, const pd_pdiff_config *c,
+int train_dir(const char *dir, const char *patterns, size_t K, const pd_model_config *c,
               const char *model_dir);
 /* sample and write N models (reconstruct: decode the training latents
  * instead); returns 0 or an exit code */

@@ -58,20 +58,7 @@
 #include "pdiff.h"
 #include "engine/train/optim.h"
 
-typedef enum { PD_NORM_INSTANCE, PD_NORM_BATCH, PD_NORM_GROUP, PD_NORM_NONE } pd_norm_kind;
-
-typedef struct {
-    size_t D;           /* parameter vector length */
-    int fold, k;        /* fold rate f (conv stride) and kernel size */
-    size_t enc[4], dec[4]; /* channel lists c and d of SPEC §2 */
-    float in_noise, lat_noise; /* a and b */
-    int additive_noise; /* 1: x + aε; 0 (default): x(1−a) + aε */
-    pd_norm_kind norm;
-    size_t groups;      /* for PD_NORM_GROUP; 0 = 2 */
-    int fc;             /* fully-connected ablation */
-    int vae;            /* variational ablation */
-    float kl_weight;    /* VAE KL weight */
-} pd_ae_config;
+/* pd_norm_kind and pd_ae_config are public (pdiff.h) */
 
 /* "small": f=3 k=3 c=[2,2,2,2] d=[2,64,64,8]; "medium": f=5 k=5
  * c=[4,4,4,4] d=[4,256,256,8]; both a=0.001 b=0.1, mixing, instance norm,

@@ -32,11 +32,7 @@
 
 #include "pdiff.h"
 
-typedef struct {
-    double recon_rmse, spread_rms, recon_ratio;
-    double nn_identity, nn_identity_iso, nn_resolvable, dev_corr;
-    size_t K, D;
-} pd_ae_diag;
+/* pd_ae_diag is public (pdiff.h) */
 
 /* seed drives nn_identity_iso's draws */
 pd_status pd_ae_diagnose(const float *O, const float *R, size_t K, size_t D, uint64_t seed,

@@ -25,11 +25,8 @@
 
 #include "pdiff.h"
 
-typedef enum { PD_NORMALIZE_NONE, PD_NORMALIZE_TENSOR, PD_NORMALIZE_DIM } pd_normalize_kind;
-
-/* "none" | "tensor" | "dim"; parse returns -1 for an unknown name */
-const char *pd_normalize_name(pd_normalize_kind k);
-int pd_normalize_parse(const char *name);
+/* pd_normalize_kind, pd_normalize_name and pd_normalize_parse are public
+ * (pdiff.h) */
 
 typedef struct {
     pd_normalize_kind kind;

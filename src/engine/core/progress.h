@@ -5,11 +5,7 @@
 #ifndef PD_PROGRESS_H
 #define PD_PROGRESS_H
 
-typedef struct {
-    /* phase: short name ("train", "collect"); info: e.g. "acc 91.20%" */
-    void (*fn)(void *ctx, const char *phase, long done, long total, const char *info);
-    void *ctx;
-} pd_progress;
+#include "pdiff.h" /* pd_progress */
 
 static inline void pd_report(const pd_progress *p, const char *phase, long done,
                              long total, const char *info) {
