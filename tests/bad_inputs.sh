@@ -234,6 +234,13 @@ copydata("data_count", lambda r: gzip.compress(r[:4] + struct.pack(">I", 255) + 
 M = os.path.join(T, "model_badcfg")
 shutil.copytree(os.path.join(G, "model"), M)
 open(os.path.join(M, "config.json"), "w").write('{"format": "pdiff-model", "D": "288"}')
+# --- a model whose config names an unknown normalization layer (once
+# silently instance norm)
+M = os.path.join(T, "model_bogusnorm")
+shutil.copytree(os.path.join(G, "model"), M)
+cfg = open(os.path.join(M, "config.json")).read()
+assert '"norm":\t"instance"' in cfg
+open(os.path.join(M, "config.json"), "w").write(cfg.replace('"norm":\t"instance"', '"norm":\t"bogus"'))
 
 # --- a model whose normalization file is cut short, and one whose scale is 0
 M = os.path.join(T, "model_badnorm")
@@ -389,6 +396,8 @@ expect_fail "collect: --out under a regular file" "file.txt/sub: cannot create d
 # ---- models: generate and eval ---------------------------------------------
 ABSENT="$T/gen_badcfg" expect_fail "generate: model config.json with wrong types" "model_badcfg/config.json: \"autoencoder\": missing or not an object" strict \
   "$CLI" generate "$G" --model "$T/model_badcfg" -n 2 --out "$T/gen_badcfg"
+ABSENT="$T/gen_bogusnorm" expect_fail "generate: model config.json with \"norm\": \"bogus\"" "model_bogusnorm/config.json: autoencoder.norm: unknown value 'bogus' \\(instance, batch, group, none\\)" strict \
+  "$CLI" generate "$G" --model "$T/model_bogusnorm" -n 2 --out "$T/gen_bogusnorm"
 # (generate samples first and creates --out when it writes: progress mode)
 expect_fail "generate: --out under a regular file" "file.txt/sub: cannot create directory" progress \
   "$CLI" generate "$G" -n 2 --sampler ddim --steps 2 --out "$T/file.txt/sub"
