@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# installed_example.sh — libpdiff as a third party uses it: install the
+# build into a temporary prefix, compile examples/train_sample.c with
+# nothing but `pkg-config --cflags --libs pdiff`, run it against the
+# shared library (train, sample, save, load, the same bits), then link it
+# statically (libpdiff.a with `pkg-config --static --libs`) and run that.
+# Usage: installed_example.sh <pdiff-cli> <source-dir>.
+set -euo pipefail
+cli=$1
+src=$2
+build=$(dirname "$cli")
+command -v pkg-config >/dev/null || { echo "skipped: pkg-config not installed"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+pc=$(dirname "$(find "$tmp/prefix" -name pdiff.pc)")
+export PKG_CONFIG_PATH=$pc
+flags=$(pkg-config --cflags --libs pdiff)
+# a sanitizer build's library needs the sanitizer runtimes in the program
+san=()
+if grep -q '^PDIFF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  san=(-fsanitize=address,undefined)
+fi
+echo "pkg-config --cflags --libs pdiff: $flags"
+case "$flags" in *"$src/src"*) echo "FAIL: the installed flags point into the source tree"; exit 1;; esac
+soname=$(find "$tmp/prefix" -name 'libpdiff.so.0' | head -1)
+[ -n "$soname" ] || { echo "FAIL: no libpdiff.so.0 installed"; exit 1; }
+# only the public API is exported
+if nm -D --defined-only "$soname" | awk '{print $3}' | grep -v '^pd_\|^_' | grep -q .; then
+  echo "FAIL: libpdiff.so exports symbols outside pd_*"; exit 1
+fi
+if nm -D --defined-only "$soname" | grep -q ' pd_ae_train_step$'; then
+  echo "FAIL: an engine function (pd_ae_train_step) is exported"; exit 1
+fi
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$src/examples/train_sample.c" $flags -lm -o "$tmp/shared"
+LD_LIBRARY_PATH=$(dirname "$soname") PDIFF_THREADS=2 "$tmp/shared" "$tmp/model_shared"
+lib=$(dirname "$soname")
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$src/examples/train_sample.c" $(pkg-config --cflags pdiff) \
+  "$lib/libpdiff.a" $(pkg-config --static --libs pdiff | sed 's/-lpdiff\b//') -o "$tmp/static"
+if ldd "$tmp/static" | grep -q libpdiff; then echo "FAIL: the static build loads libpdiff.so"; exit 1; fi
+PDIFF_THREADS=2 "$tmp/static" "$tmp/model_static"
