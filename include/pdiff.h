@@ -232,6 +232,14 @@ PD_API pd_status pd_model_config_recipe(pd_model_config *c, const char *name);
  * weight_decay, ema_decay, ckpt_every, log_every, seed. An unknown key or
  * a value out of range fails with an error naming the key. */
 PD_API pd_status pd_model_config_set(pd_model_config *c, const char *key, const char *value);
+/* for bindings that cannot lay out the struct: a heap config with the
+ * defaults (free with pd_model_config_free), and setters for the two
+ * pointer fields (the pointers are borrowed: keep them alive while
+ * training) */
+PD_API pd_model_config *pd_model_config_new(size_t D);
+PD_API void pd_model_config_free(pd_model_config *c);
+PD_API void pd_model_config_set_tensors(pd_model_config *c, const size_t *sizes, size_t n);
+PD_API void pd_model_config_set_state_dir(pd_model_config *c, const char *dir);
 /* every field in range (pd_model_train checks it too) */
 PD_API pd_status pd_model_config_check(const pd_model_config *c);
 /* the config as JSON text (malloc'd; what config.json of a saved model

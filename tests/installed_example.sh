@@ -39,3 +39,10 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$src/examples/train_sample.c" $(p
   "$lib/libpdiff.a" $(pkg-config --static --libs pdiff | sed 's/-lpdiff\b//') -o "$tmp/static"
 if ldd "$tmp/static" | grep -q libpdiff; then echo "FAIL: the static build loads libpdiff.so"; exit 1; fi
 PDIFF_THREADS=2 "$tmp/static" "$tmp/model_static"
+# the installed Python package finds the installed library by itself
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  found=$(cd "$tmp" && env -u PDIFF_LIBRARY PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" \
+    /usr/bin/python3 -c 'import pdiff; print(pdiff.library_path)')
+  case "$found" in "$tmp/prefix/"*) echo "python: $found";;
+    *) echo "FAIL: the installed pdiff package loaded '$found'"; exit 1;; esac
+fi

@@ -36,6 +36,22 @@ void pd_model_config_default(pd_model_config *c, size_t D) {
     c->seed = 0;
 }
 
+pd_model_config *pd_model_config_new(size_t D) {
+    pd_model_config *c = malloc(sizeof *c);
+    if (c) pd_model_config_default(c, D);
+    else pd_fail(PD_ERR_NOMEM, "out of memory");
+    return c;
+}
+
+void pd_model_config_free(pd_model_config *c) { free(c); }
+
+void pd_model_config_set_tensors(pd_model_config *c, const size_t *sizes, size_t n) {
+    c->tensor_sizes = sizes;
+    c->ntensors = sizes ? n : 0;
+}
+
+void pd_model_config_set_state_dir(pd_model_config *c, const char *dir) { c->state_dir = dir; }
+
 pd_status pd_model_config_recipe(pd_model_config *c, const char *name) {
     if (!name || strcmp(name, "paper") != 0)
         return pd_fail(PD_ERR_ARG, "recipe: only 'paper' is known, not '%s'",
