@@ -92,7 +92,7 @@ static void run_conv1d(const char *file) {
     size_t m[7];
     fx_meta(&f, m, 7, NULL);
     pd_conv1d_shape s = {m[0], m[1], m[2], m[3], m[4], m[5], m[6],
-                         PD_MATH_F32};
+                         PD_MATH_F32, PD_CONV_AUTO};
     size_t lout = pd_conv1d_lout(&s);
     size_t nx = s.n * s.cin * s.lin, nw = s.cout * s.cin * s.k;
     size_t ny = s.n * s.cout * lout;
@@ -120,7 +120,7 @@ static void run_convt1d(const char *file) {
     size_t m[8];
     fx_meta(&f, m, 8, NULL);
     pd_convt1d_shape s = {m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7],
-                          PD_MATH_F32};
+                          PD_MATH_F32, PD_CONV_AUTO};
     size_t lout = pd_convt1d_lout(&s);
     size_t nx = s.n * s.cin * s.lin, nw = s.cin * s.cout * s.k;
     size_t ny = s.n * s.cout * lout;

@@ -53,7 +53,13 @@ static void poison(float *p, size_t n) {
 }
 
 /* sizes from the shape, buffers allocated and filled from r */
+/* the conv1d / conv_transpose1d algorithm every case runs with (each
+ * sweep tries all of them; PD_CONV_AUTO: the shape's rule) */
+static pd_conv_algo test_algo = PD_CONV_AUTO;
+
 static void case_setup(op_case *c, pd_rng *rng) {
+    c->cs.algo = test_algo;
+    c->ts.algo = test_algo;
     switch (c->kind) {
     case OP_LINEAR:
         c->nx = c->ls.n * c->ls.in;
@@ -179,13 +185,13 @@ static void random_shape(op_case *c, op_kind kind, pd_rng *r) {
     case OP_CONV1D: {
         /* lin + 2 pad >= k so that at least one output exists */
         size_t lin = rnd(r, k > 2 * pad ? k - 2 * pad : 1, 17);
-        c->cs = (pd_conv1d_shape){n, cin, cout, lin, k, stride, pad, PD_MATH_F32};
+        c->cs = (pd_conv1d_shape){n, cin, cout, lin, k, stride, pad, PD_MATH_F32, PD_CONV_AUTO};
         break;
     }
     case OP_CONVT1D: {
         size_t lin = rnd(r, 1, 11), op = rnd(r, 0, stride - 1);
         c->ts = (pd_convt1d_shape){n, cin, cout, lin, k, stride, pad, op,
-                                   PD_MATH_F32};
+                                   PD_MATH_F32, PD_CONV_AUTO};
         if (pd_convt1d_lout(&c->ts) == 0) c->ts.pad = 0;
         break;
     }
@@ -247,7 +253,7 @@ static const pd_conv_algo algos[5] = {PD_CONV_AUTO, PD_CONV_DIRECT, PD_CONV_SHIF
 static void sweep(op_kind kind, uint64_t seed, int trials) {
     int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? 5 : 1;
     for (int a = 0; a < nalgo; a++) {
-        pd_conv1d_force_algo(algos[a]);
+        test_algo = algos[a];
         pd_rng r;
         pd_rng_seed(&r, seed, 0);
         for (int t = 0; t < trials; t++) {
@@ -258,7 +264,7 @@ static void sweep(op_kind kind, uint64_t seed, int trials) {
             case_free(&c);
         }
     }
-    pd_conv1d_force_algo(PD_CONV_AUTO);
+    test_algo = PD_CONV_AUTO;
 }
 
 static void test_linear_vs_ref(void **state) {
@@ -288,27 +294,27 @@ static void test_larger_shapes_vs_ref(void **state) {
     pd_rng r;
     pd_rng_seed(&r, 15, 0);
     const pd_conv1d_shape c1[] = {
-        {4, 8, 16, 700, 3, 1, 1, PD_MATH_F32},
-        {3, 1, 4, 1250, 5, 1, 1, PD_MATH_F32},
-        {3, 4, 4, 1248, 5, 5, 0, PD_MATH_F32},
-        {2, 64, 8, 300, 3, 1, 2, PD_MATH_F32},
-        {5, 24, 40, 52, 3, 1, 1, PD_MATH_F32},
+        {4, 8, 16, 700, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
+        {3, 1, 4, 1250, 5, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
+        {3, 4, 4, 1248, 5, 5, 0, PD_MATH_F32, PD_CONV_AUTO},
+        {2, 64, 8, 300, 3, 1, 2, PD_MATH_F32, PD_CONV_AUTO},
+        {5, 24, 40, 52, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
         /* past the kernels' one-thread thresholds (2^18 floats or MACs) */
-        {8, 16, 16, 2100, 3, 1, 1, PD_MATH_F32},
-        {50, 2, 2, 3000, 3, 3, 0, PD_MATH_F32},
+        {8, 16, 16, 2100, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
+        {50, 2, 2, 3000, 3, 3, 0, PD_MATH_F32, PD_CONV_AUTO},
     };
     const pd_convt1d_shape t1[] = {
-        {3, 8, 8, 400, 5, 5, 0, 0, PD_MATH_F32},
-        {2, 48, 32, 40, 3, 3, 0, 0, PD_MATH_F32},
-        {3, 2, 2, 700, 3, 3, 1, 2, PD_MATH_F32},
-        {50, 2, 2, 1000, 3, 3, 0, 0, PD_MATH_F32},
+        {3, 8, 8, 400, 5, 5, 0, 0, PD_MATH_F32, PD_CONV_AUTO},
+        {2, 48, 32, 40, 3, 3, 0, 0, PD_MATH_F32, PD_CONV_AUTO},
+        {3, 2, 2, 700, 3, 3, 1, 2, PD_MATH_F32, PD_CONV_AUTO},
+        {50, 2, 2, 1000, 3, 3, 0, 0, PD_MATH_F32, PD_CONV_AUTO},
     };
     const pd_conv2d_shape c2[] = {
         {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32},
         {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32},
     };
     for (int a = 0; a < 5; a++) {
-        pd_conv1d_force_algo(algos[a]);
+        test_algo = algos[a];
         for (size_t i = 0; i < sizeof c1 / sizeof c1[0]; i++) {
             op_case c = {.kind = OP_CONV1D, .cs = c1[i], .has_bias = 1};
             case_setup(&c, &r);
@@ -322,7 +328,7 @@ static void test_larger_shapes_vs_ref(void **state) {
             case_free(&c);
         }
     }
-    pd_conv1d_force_algo(PD_CONV_AUTO);
+    test_algo = PD_CONV_AUTO;
     for (size_t i = 0; i < sizeof c2 / sizeof c2[0]; i++) {
         op_case c = {.kind = OP_CONV2D, .s2 = c2[i], .has_bias = 1};
         case_setup(&c, &r);
@@ -386,14 +392,14 @@ static void test_gradcheck_weighted(void **state) {
          .s2 = {2, 2, 3, 7, 6, 3, 2, 1, PD_MATH_F32}, .has_bias = 1},
     };
     for (int a = 0; a < 5; a++) {
-        pd_conv1d_force_algo(algos[a]);
+        test_algo = algos[a];
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             case_setup(&cases[i], &r);
             gradcheck_case(&cases[i]);
             case_free(&cases[i]);
         }
     }
-    pd_conv1d_force_algo(PD_CONV_AUTO);
+    test_algo = PD_CONV_AUTO;
 }
 
 typedef struct {
@@ -493,7 +499,7 @@ static void test_conv1d_exact(void **state) {
     /* x = 1..5, w = [1 2 3], pad 1, bias 0.5:
      * y[l] = x[l-1] + 2 x[l] + 3 x[l+1] + 0.5 */
     const float x[5] = {1, 2, 3, 4, 5}, w[3] = {1, 2, 3}, b[1] = {0.5f};
-    const pd_conv1d_shape s = {1, 1, 1, 5, 3, 1, 1, PD_MATH_F32};
+    const pd_conv1d_shape s = {1, 1, 1, 5, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO};
     float scr[64], y[5];
     assert_int_equal(pd_conv1d_lout(&s), 5);
     assert_true(pd_conv1d_scratch(&s) <= 64);
@@ -513,7 +519,7 @@ static void test_convt1d_exact(void **state) {
     /* x = [1 2], w = [1 2 3], stride 2, out_pad 1: each x[i] stamps
      * x[i]·w at 2i; y = [1 2 3+2 4 6 0] + bias */
     const float x[2] = {1, 2}, w[3] = {1, 2, 3}, b[1] = {-1};
-    const pd_convt1d_shape s = {1, 1, 1, 2, 3, 2, 0, 1, PD_MATH_F32};
+    const pd_convt1d_shape s = {1, 1, 1, 2, 3, 2, 0, 1, PD_MATH_F32, PD_CONV_AUTO};
     float scr[64], y[6];
     assert_int_equal(pd_convt1d_lout(&s), 6);
     assert_true(pd_convt1d_scratch(&s) <= 64);
@@ -527,7 +533,7 @@ static void test_convt1d_exact(void **state) {
     assert_floats(dw, (const float[]){2, 0, 1}, 3);
     assert_floats(db, (const float[]){1}, 1);
     /* pad 1 crops one element each side: lout = 3 */
-    const pd_convt1d_shape sp = {1, 1, 1, 2, 3, 2, 1, 0, PD_MATH_F32};
+    const pd_convt1d_shape sp = {1, 1, 1, 2, 3, 2, 1, 0, PD_MATH_F32, PD_CONV_AUTO};
     assert_int_equal(pd_convt1d_lout(&sp), 3);
     pd_convt1d_forward(y, x, w, NULL, &sp, scr);
     assert_floats(y, (const float[]){2, 5, 4}, 3);
@@ -694,7 +700,7 @@ static void test_null_grads(void **state) {
     pd_rng_seed(&r, 31, 0);
     for (int kind = OP_LINEAR; kind <= OP_CONV2D; kind++) {
         for (int trial = 0; trial < 16; trial++) {
-            pd_conv1d_force_algo(algos[trial % 4]);
+            test_algo = algos[trial % 5];
             op_case c;
             random_shape(&c, (op_kind)kind, &r);
             c.has_bias = 1;
@@ -718,30 +724,37 @@ static void test_null_grads(void **state) {
             case_free(&c);
         }
     }
-    pd_conv1d_force_algo(PD_CONV_AUTO);
+    test_algo = PD_CONV_AUTO;
     pd_maxpool2d_backward(NULL, NULL, NULL, &(pd_pool2d_shape){1, 1, 2, 2, 2, 2});
     pd_gap_backward(NULL, NULL, 1, 1, 1);
+}
+
+/* every test starts from the shape rule, whatever a failed one left */
+static int auto_algo(void **state) {
+    (void)state;
+    test_algo = PD_CONV_AUTO;
+    return 0;
 }
 
 int main(void) {
     pd_set_threads(0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv1d_exact),
-        cmocka_unit_test(test_convt1d_exact),
-        cmocka_unit_test(test_im2col_layout),
-        cmocka_unit_test(test_maxpool_exact),
-        cmocka_unit_test(test_bn_relu_maxpool_eval),
-        cmocka_unit_test(test_gap_exact),
-        cmocka_unit_test(test_linear_exact),
-        cmocka_unit_test(test_linear_vs_ref),
-        cmocka_unit_test(test_conv1d_vs_ref),
-        cmocka_unit_test(test_convt1d_vs_ref),
-        cmocka_unit_test(test_conv2d_vs_ref),
-        cmocka_unit_test(test_larger_shapes_vs_ref),
-        cmocka_unit_test(test_gradcheck_weighted),
-        cmocka_unit_test(test_gradcheck_maxpool),
-        cmocka_unit_test(test_gradcheck_gap),
-        cmocka_unit_test(test_null_grads),
+        cmocka_unit_test_setup(test_conv1d_exact, auto_algo),
+        cmocka_unit_test_setup(test_convt1d_exact, auto_algo),
+        cmocka_unit_test_setup(test_im2col_layout, auto_algo),
+        cmocka_unit_test_setup(test_maxpool_exact, auto_algo),
+        cmocka_unit_test_setup(test_bn_relu_maxpool_eval, auto_algo),
+        cmocka_unit_test_setup(test_gap_exact, auto_algo),
+        cmocka_unit_test_setup(test_linear_exact, auto_algo),
+        cmocka_unit_test_setup(test_linear_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_conv1d_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_convt1d_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_conv2d_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_larger_shapes_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_gradcheck_weighted, auto_algo),
+        cmocka_unit_test_setup(test_gradcheck_maxpool, auto_algo),
+        cmocka_unit_test_setup(test_gradcheck_gap, auto_algo),
+        cmocka_unit_test_setup(test_null_grads, auto_algo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

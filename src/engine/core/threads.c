@@ -1,7 +1,11 @@
 /*
  * threads.c — one thread count for OpenMP and OpenBLAS.
- * Kernels never call BLAS from inside an OpenMP region, so OpenMP's team
- * and BLAS's pthreads run one after the other and never oversubscribe.
+ * Most kernels call BLAS outside OpenMP regions, so OpenMP's team and
+ * BLAS's threads run one after the other. conv1d's per-sample algorithm
+ * (SAMPLE) calls BLAS inside an OpenMP loop: safe only with OpenBLAS built
+ * on OpenMP, which runs such calls on the calling thread; with the pthread
+ * build each call would start its own threads (oversubscription), so the
+ * shape rule uses SAMPLE only when pd_blas_nests_in_openmp() says so.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,9 +13,11 @@
 #include <omp.h>
 #endif
 
+#include "engine/core/threads.h"
 #include "pdiff.h"
 
 void openblas_set_num_threads(int n); /* from OpenBLAS (cblas.h variant-safe) */
+int openblas_get_parallel(void);       /* 0 sequential, 1 pthreads, 2 OpenMP */
 
 static int current_threads = 1;
 
@@ -33,3 +39,5 @@ int pd_set_threads(int n) {
 }
 
 int pd_threads(void) { return current_threads; }
+
+int pd_blas_nests_in_openmp(void) { return openblas_get_parallel() != 1; }

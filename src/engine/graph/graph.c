@@ -47,6 +47,7 @@ struct pd_graph {
     size_t nnodes, capnodes;
     int grad, failed;
     pd_math math;
+    pd_conv_algo conv_algo;
 };
 
 #define CHUNK_MIN ((size_t)64 << 20)
@@ -74,6 +75,7 @@ void pd_g_reset(pd_graph *g) {
 
 void pd_g_set_grad(pd_graph *g, int enabled) { g->grad = enabled; }
 void pd_g_set_math(pd_graph *g, pd_math math) { g->math = math; }
+void pd_g_set_conv_algo(pd_graph *g, pd_conv_algo a) { g->conv_algo = a; }
 int pd_g_failed(const pd_graph *g) { return g->failed; }
 
 /* Uninitialised arena memory. Debug and sanitizer builds
@@ -254,7 +256,7 @@ pd_val *pd_g_linear(pd_graph *g, pd_val *x, pd_val *w, pd_val *b) {
 pd_val *pd_g_conv1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                     size_t stride, size_t pad) {
     pd_conv1d_shape s = {x->shape[0], x->shape[1], w->shape[0], x->shape[2],
-                         w->shape[2], stride, pad, g->math};
+                         w->shape[2], stride, pad, g->math, g->conv_algo};
     size_t shp[3] = {s.n, s.cout, pd_conv1d_lout(&s)};
     OUT(g, 3, shp, x, w, b);
     float *scratch = pd_g_alloc(g, pd_conv1d_scratch(&s) * sizeof(float));
@@ -268,7 +270,7 @@ pd_val *pd_g_conv1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
 pd_val *pd_g_convt1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                      size_t stride, size_t pad, size_t out_pad) {
     pd_convt1d_shape s = {x->shape[0], x->shape[1], w->shape[1], x->shape[2],
-                          w->shape[2], stride, pad, out_pad, g->math};
+                          w->shape[2], stride, pad, out_pad, g->math, g->conv_algo};
     size_t shp[3] = {s.n, s.cout, pd_convt1d_lout(&s)};
     OUT(g, 3, shp, x, w, b);
     float *scratch = pd_g_alloc(g, pd_convt1d_scratch(&s) * sizeof(float));

@@ -37,6 +37,9 @@ void pd_g_reset(pd_graph *g);
 void pd_g_set_grad(pd_graph *g, int enabled);
 /* arithmetic used by the convolutions (PD_MATH_F32 now) */
 void pd_g_set_math(pd_graph *g, pd_math math);
+/* the conv1d / conv_transpose1d algorithm of this graph's nodes
+ * (PD_CONV_AUTO, the default: by shape; tests and benchmarks force one) */
+void pd_g_set_conv_algo(pd_graph *g, pd_conv_algo a);
 /* arena memory valid until the next reset, uninitialised (NaN-filled in
  * Debug and sanitizer builds); NULL on failure. */
 void *pd_g_alloc(pd_graph *g, size_t bytes);

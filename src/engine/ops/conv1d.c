@@ -36,15 +36,12 @@
 /* floats of Xp + Y'' per SHIFT column block: ~4 MB, well inside L3 */
 #define PD_SHIFT_BLOCK_FLOATS (1u << 20)
 
-static pd_conv_algo forced_algo = PD_CONV_AUTO;
-
-void pd_conv1d_force_algo(pd_conv_algo a) { forced_algo = a; }
-
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
-    pd_conv_algo a = forced_algo;
+    pd_conv_algo a = s->algo;
     if (a == PD_CONV_AUTO) {
         const size_t lout = pd_conv1d_lout(s);
-        if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64)
+        if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64 &&
+            pd_blas_nests_in_openmp())
             /* long rows (the autoencoder): the per-sample GEMMs are wide
              * enough and their data stays in cache (bench_conv ae 2
              * auto|sample: 64→8 L=726 30.4 → 21.5 ms, convT 64→64

@@ -37,7 +37,7 @@ size_t pd_convt1d_lout(const pd_convt1d_shape *s) {
  * output (n, cin, lin), weight (cin, cout, k) */
 static pd_conv1d_shape convt1d_equiv(const pd_convt1d_shape *s) {
     pd_conv1d_shape c = {s->n, s->cout, s->cin, pd_convt1d_lout(s), s->k,
-                         s->stride, s->pad, s->math};
+                         s->stride, s->pad, s->math, s->algo};
     return c;
 }
 

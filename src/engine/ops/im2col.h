@@ -13,13 +13,16 @@
  *    the rule that picks a conv1d algorithm.
  *
  * The loops are parallelised with OpenMP over independent (channel, sample)
- * pairs; none of these helpers calls BLAS.
+ * pairs. The GEMM helpers (pd_colconv_backward_gemms) call BLAS, from
+ * outside OpenMP regions; conv1d's SAMPLE algorithm calls BLAS inside one
+ * (see threads.c).
  */
 #ifndef PD_IM2COL_H
 #define PD_IM2COL_H
 
 #include <stddef.h>
 
+#include "engine/core/threads.h"
 #include "engine/ops/ops.h"
 
 /* Geometry of a 1-D im2col: x (n, c, lin) seen through a kernel of k taps
@@ -88,13 +91,7 @@ void pd_bias_grad_add(float *db, const float *dy, size_t n, size_t c,
  *         and single-threaded GEMMs whose results are already in the
  *         (c, l) layout of one sample: nothing batch-sized leaves the cache
  *         between im2col, GEMM and col2im (long rows, few channels). */
-typedef enum {
-    PD_CONV_AUTO = 0,
-    PD_CONV_DIRECT,
-    PD_CONV_SHIFT,
-    PD_CONV_IM2COL,
-    PD_CONV_SAMPLE
-} pd_conv_algo;
+/* (pd_conv_algo itself is in ops.h: a field of the shapes) */
 
 /* ---- per-sample parallel loops (SAMPLE) -----------------------------------
  * pd_sample_slots() workers (the thread count) each own a slice of scratch;
@@ -106,11 +103,8 @@ size_t pd_sample_slot(void);
 /* dst (len) += Σ_s parts[s*len ...] for s < slots, in order */
 void pd_sum_partials(float *dst, const float *parts, size_t slots, size_t len);
 
-/* Test hook: force an algorithm for every later conv1d / conv_transpose1d
- * call (PD_CONV_AUTO restores the rule). SHIFT falls back to IM2COL where
- * it does not apply. Not thread-safe; tests and benches only. */
-void pd_conv1d_force_algo(pd_conv_algo a);
-/* the algorithm conv1d uses for s (never AUTO) */
+/* the algorithm conv1d uses for s: s->algo, or by shape when that is
+ * PD_CONV_AUTO (never AUTO) */
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s);
 
 /* ---- direct loops ---------------------------------------------------------

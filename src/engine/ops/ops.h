@@ -28,10 +28,23 @@ void pd_linear_forward(float *y, const float *x, const float *w, const float *b,
 void pd_linear_backward(float *dx, float *dw, float *db, const float *dy,
                         const float *x, const float *w, const pd_linear_shape *s);
 
+/* how conv1d and conv_transpose1d compute (im2col.h explains each):
+ * PD_CONV_AUTO (0, what a zeroed field gives) chooses by shape; any other
+ * value forces that algorithm for this call (tests and benchmarks; SHIFT
+ * falls back to IM2COL where it does not apply) */
+typedef enum {
+    PD_CONV_AUTO = 0,
+    PD_CONV_DIRECT,
+    PD_CONV_SHIFT,
+    PD_CONV_IM2COL,
+    PD_CONV_SAMPLE
+} pd_conv_algo;
+
 /* ---- conv1d (torch.nn.functional.conv1d, dilation 1, groups 1) ---------- */
 typedef struct {
     size_t n, cin, cout, lin, k, stride, pad;
     pd_math math;
+    pd_conv_algo algo;
 } pd_conv1d_shape;
 size_t pd_conv1d_lout(const pd_conv1d_shape *s); /* (lin + 2 pad - k)/stride + 1 */
 size_t pd_conv1d_scratch(const pd_conv1d_shape *s); /* floats of scratch */
@@ -46,6 +59,7 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
 typedef struct {
     size_t n, cin, cout, lin, k, stride, pad, out_pad;
     pd_math math;
+    pd_conv_algo algo; /* as pd_conv1d_shape's */
 } pd_convt1d_shape;
 /* lout = (lin - 1) stride - 2 pad + k + out_pad */
 size_t pd_convt1d_lout(const pd_convt1d_shape *s);
