@@ -100,6 +100,10 @@ pd_status pd_net_create(pd_net *net, const pd_net_config *cfg,
                         const char *const *patterns, size_t npatterns) {
     memset(net, 0, sizeof *net);
     net->cfg = *cfg;
+    /* width 0 asks for the architecture's default: record the one in use
+     * (manifest.json said "width": 0 for the default cnn) */
+    if (net->cfg.width <= 0)
+        net->cfg.width = !strcmp(cfg->arch, "cnn") ? 16 : !strcmp(cfg->arch, "resnet") ? 64 : 0;
     net->bn_momentum = 0.1f;
     net->bn_eps = 1e-5f;
     pd_params_init(&net->params);
