@@ -126,7 +126,11 @@ static int cmp_double(const void *a, const void *b) {
 #define GC_FLOOR 0.2
 #define GC_NOISE 1e-6
 #define GC_TOL 5e-2
-#define GC_OUTLIERS 0.3
+/* measured: at most 6 of 62 checked elements (10 %) of any whole-network
+ * check exceed GC_TOL (PD_TEST_VERBOSE=1 prints the counts), each at a
+ * LeakyReLU kink or an instance norm over few positions that the step
+ * crosses; 15 % leaves room for that, where 30 % hid a third of a tensor */
+#define GC_OUTLIERS 0.15
 #define GC_CHECKS 60
 
 void tu_gradcheck_stats(tu_loss_fn loss, tu_loss_fn loss_scale, void *ctx, float *x,

@@ -42,7 +42,7 @@ double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *grad,
 /* Statistical gradient check for whole networks, whose loss is too rough
  * (instance norm over few positions, LeakyReLU kinks) for element-wise
  * agreement in fp32: up to 60 elements of x are checked with step 2e-4;
- * at most 30 % may exceed relative error 5e-2 and the median must stay
+ * at most 15 % may exceed relative error 5e-2 and the median must stay
  * below max_median. The denominator floor is 0.2 × the gradient's RMS or
  * the loss's float noise (1e-6 × loss_scale(ctx) / h), whichever is larger.
  * loss_scale: Σ|y·r|, the size of the terms the loss sums. */
