@@ -1,8 +1,8 @@
 /*
  * bench_conv.c — speed of the convolution kernels on the shapes p-diff
- * trains: every conv of the latent denoiser (SPEC §3) at L = 12 and 52, and
+ * trains: every conv of the latent denoiser (docs/method.md §4) at L = 12 and 52, and
  * every conv / conv-transpose of the small and medium parameter
- * autoencoders (SPEC §2) at D = 2048; batch 200 everywhere.
+ * autoencoders (docs/method.md §3) at D = 2048; batch 200 everywhere.
  *
  * It first checks one small conv1d and conv_transpose1d against the naive
  * reference (exit 1 on mismatch), then prints OpenBLAS sgemm GFLOP/s at
@@ -216,7 +216,7 @@ static void summary(const char *name, const totals *t, yardstick *y) {
 
 /* ---- the networks ------------------------------------------------------- */
 
-/* denoiser (SPEC §3): every conv is k 3, stride 1, pad 1 at length L */
+/* denoiser (docs/method.md §4): every conv is k 3, stride 1, pad 1 at length L */
 static void bench_denoiser(size_t L, yardstick *y, pd_rng *rng) {
     static const size_t shapes[][3] = {
         /* cin, cout, occurrences in enc1..4 / dec1..4 */
@@ -235,7 +235,7 @@ static void bench_denoiser(size_t L, yardstick *y, pd_rng *rng) {
     summary(name, &t, y);
 }
 
-/* autoencoder (SPEC §2) layer list for D, fold f, kernel k, channels */
+/* autoencoder (docs/method.md §3) layer list for D, fold f, kernel k, channels */
 static void bench_autoencoder(const char *name, size_t D, size_t f, size_t k,
                               const size_t enc[4], const size_t dec[4],
                               yardstick *y, pd_rng *rng) {

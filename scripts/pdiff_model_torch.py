@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """pdiff_model_torch.py — an independent PyTorch implementation of the
-p-diff models, written from SPEC.md §2–4 (not from the C code), used to
+p-diff models, written from docs/method.md §3–4 (not from the C code), used to
 produce golden fixtures (make_model_fixtures.py) and as the PyTorch side of
 the benchmark (bench_model_torch.py).
 
@@ -155,7 +155,7 @@ PRESETS = {
 
 
 class AE(nn.Module):
-    """SPEC §2 autoencoder. encode(x (B, D)) → (B, c3, l); decode → (B, D)."""
+    """docs/method.md §3 autoencoder. encode(x (B, D)) → (B, c3, l); decode → (B, D)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -200,7 +200,7 @@ class AE(nn.Module):
         return h.reshape(B, -1)[:, : self.cfg["D"]]
 
     def loss(self, x, gen=None):
-        """SPEC §2 training loss with fresh noise from generator `gen`."""
+        """docs/method.md §3 training loss with fresh noise from generator `gen`."""
         cfg = self.cfg
         e_in = torch.randn(x.shape, generator=gen) if cfg["in_noise"] else None
         mu, lv = self.encode_full(x, e_in)
@@ -235,7 +235,7 @@ class Block(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """SPEC §3 ε-prediction network; forward(x (B, 1, L) or (B, L), t (B))."""
+    """docs/method.md §4 ε-prediction network; forward(x (B, 1, L) or (B, L), t (B))."""
 
     def __init__(self, L, T, ch=(64, 128, 256, 512)):
         super().__init__()
@@ -266,7 +266,7 @@ class Denoiser(nn.Module):
 
 
 class Schedule:
-    """SPEC §4 linear β schedule and the fixedlarge DDPM posterior, float64."""
+    """docs/method.md §4 linear β schedule and the fixedlarge DDPM posterior, float64."""
 
     def __init__(self, T=1000, b0=1e-4, b1=2e-2):
         self.T = T

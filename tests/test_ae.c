@@ -344,7 +344,7 @@ static void test_presets(void **st) {
     pd_ae_preset(&c, "medium", 2048);
     assert_int_equal(pd_ae_create(&ae, &c), PD_OK);
     assert_int_equal(ae.real, 2500);
-    assert_int_equal(ae.latent_c * ae.latent_l, 12); /* SPEC: 4 × 3 */
+    assert_int_equal(ae.latent_c * ae.latent_l, 12); /* docs/method.md §3: 4 × 3 */
     assert_non_null(pd_params_find(&ae.params, "dec.3.conv2.bias"));
     assert_int_equal(pd_params_find(&ae.params, "dec.1.conv1.weight")->shape[0], 256);
     pd_ae_free(&ae);

@@ -3,7 +3,7 @@
  *  - the schedule against values computed here by another route (ᾱ from a
  *    sum of logs) and against PyTorch's float64 ᾱ at two timesteps;
  *  - DDPM sampling with a denoiser forced to output a constant, against a
- *    hand-written loop of SPEC §4's formulas drawing the same normals;
+ *    hand-written loop of docs/method.md §4's formulas drawing the same normals;
  *  - DDIM (η = 0) against its formula, with steps = T and with uneven steps;
  *  - determinism (same seed → same bits), EMA weights as an override;
  *  - the training step: its loss equals an independent recomputation from
@@ -122,7 +122,7 @@ static void test_ddpm_forced(void **st) {
     assert_int_equal(pd_ddpm_sample(&d, NULL, &df, g, N, &r, out, on_progress, &pr), PD_OK);
     assert_int_equal(pr.calls, (long)T);
     assert_int_equal(pr.last_total, (long)T);
-    /* SPEC §4 by hand, same draws: x_T, then one set of normals per t > 0 */
+    /* docs/method.md §4 by hand, same draws: x_T, then one set of normals per t > 0 */
     ref_sched s = ref_schedule(T, 1e-4, 2e-2);
     float *x = tu_falloc(n), *z = tu_falloc(n);
     pd_rng q;

@@ -1,5 +1,5 @@
 /*
- * collect.h — stage 1 of p-diff (SPEC §1.1): the training data.
+ * collect.h — stage 1 of p-diff (docs/method.md §1): the training data.
  *
  * subset mode: train a network from scratch, freeze all but the selected
  *   tensors (default: the last two normalization layers), continue SGD on

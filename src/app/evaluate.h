@@ -1,5 +1,5 @@
 /*
- * evaluate.h — SPEC §1 steps 6–7: accuracy of every original and generated
+ * evaluate.h — docs/method.md §1 steps 6–7 and §6: accuracy of every original and generated
  * model, the paper's original / ensemble / p-diff table, IoU similarity of
  * wrong predictions with noise and fine-tune baselines, and distances in
  * parameter space. Results go to results.json (keys below are a contract:

@@ -1,5 +1,5 @@
 /*
- * ae.h — the p-diff parameter autoencoder (SPEC.md §2): a 4-layer 1-D CNN
+ * ae.h — the p-diff parameter autoencoder (docs/method.md §3): a 4-layer 1-D CNN
  * encoder that folds a parameter vector of length D into a short latent,
  * and a 4-layer decoder that unfolds it, trained with noise augmentation.
  *
@@ -93,7 +93,7 @@ pd_val *pd_ae_encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *noise
 /* z (B, latent_c, latent_l) or (B, latent_c * latent_l) → (B, D) */
 pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train);
 
-/* One AdamW step on V (B, D) of SPEC §2's training forward (see above);
+/* One AdamW step on V (B, D) of docs/method.md §3's training forward (see above);
  * t counts from 1; rng draws the noise (NULL: a noise-free step). *loss (may be NULL) = the loss before the step.
  * PD_ERR_NAN when the loss is not finite (no step is taken then). */
 pd_status pd_ae_train_step(pd_ae *ae, pd_graph *g, const float *V, size_t B,

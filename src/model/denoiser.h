@@ -1,5 +1,5 @@
 /*
- * denoiser.h — the latent ε-prediction network of p-diff (SPEC.md §3): a
+ * denoiser.h — the latent ε-prediction network of p-diff (docs/method.md §4): a
  * 1-D conv U-Net-like stack on the flattened latent (B, 1, L) that keeps
  * the length L everywhere (kernel 3, stride 1, pad 1).
  *

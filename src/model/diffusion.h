@@ -1,5 +1,5 @@
 /*
- * diffusion.h — the latent DDPM of p-diff (SPEC.md §4): the linear β
+ * diffusion.h — the latent DDPM of p-diff (docs/method.md §4): the linear β
  * schedule (double), the ε-prediction training step, ancestral DDPM
  * sampling with the "fixedlarge" variance, and deterministic DDIM.
  *

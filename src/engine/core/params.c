@@ -1,5 +1,5 @@
 /*
- * params.c — named tensors in one contiguous buffer (STYLE.md "a subset is
+ * params.c — named tensors in one contiguous buffer (so that "a subset is
  * one memcpy"). Tensors are registered with PyTorch state_dict names; at
  * finalize the selected ones are laid out first, next to each other, so the
  * p-diff vector is the range [sel_begin, sel_end) of the buffer.

@@ -1,7 +1,7 @@
 /*
  * ops.h — fp32 kernels of pdiff: forward and backward of every op family.
  *
- * Conventions (STYLE.md):
+ * Conventions (kept by every kernel here):
  *  - outputs first, then const inputs, then a shape struct; the caller owns
  *    all memory, including scratch buffers whose size a *_scratch() call says.
  *  - layouts follow PyTorch: NCL for 1-D, NCHW for 2-D, (out, in) for linear

@@ -1,6 +1,6 @@
 /*
  * optim.h — optimizers, learning-rate schedules and EMA over flat ranges of
- * a pd_params buffer (STYLE.md: "the optimizer as one flat loop").
+ * a pd_params buffer (the optimizer is one flat loop over the range).
  * Semantics follow torch.optim.SGD and torch.optim.AdamW (PyTorch 1.13).
  */
 #ifndef PD_OPTIM_H
