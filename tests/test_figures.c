@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app/figures.h"
+#include "app/pca.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -1,10 +1,7 @@
 /*
  * figures.c — see figures.h. Each figure is a pair of writers: the data
  * (TSV, "%.9g", non-finite points left out) and a gnuplot script that
- * draws it with the pngcairo terminal. gnuplot runs as a child process
- * (fork + execv of the executable found on PATH, working directory the
- * figures folder, stdio on /dev/null); its exit status and the PNG it
- * leaves are both checked.
+ * draws it with the pngcairo terminal (gnuplot.h runs it).
  *
  * The embedding is PCA rather than the paper's t-SNE: it is deterministic,
  * has no perplexity to tune and needs no neighbour search, and its axes
@@ -12,415 +9,31 @@
  */
 #include "app/figures.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "app/gnuplot.h"
+#include "app/loss_log.h"
+#include "app/pca.h"
 #include "engine/core/fsutil.h"
 
-#define FIG_PATH 4096
 #define HIST_BINS 20          /* accuracy histogram */
 #define HEAT_ROWS 10          /* models per block in heatmap.png */
 #define HEAT_MAX_COLS 4096    /* parameters shown in heatmap.png */
 #define EMBED_NOISE 0.05f     /* std of the noise added to originals (embedding) */
-#define PCA_MAX_ITERS 1000
-#define PCA_TOL 1e-12         /* 1 - |cos| between successive axes */
-#define RNG_STREAM_PCA 0x5ca1ull
 #define RNG_STREAM_NOISE 0x5ca2ull
 #define RNG_STREAM_INIT 0x5ca3ull
 
-/* ---- PCA: power iteration on the smaller Gram matrix --------------------- */
-
-/* The n × d centred data Xc has the same nonzero spectrum as both
- * Xc Xcᵀ (n × n) and Xcᵀ Xc (d × d); the smaller one is formed once (BLAS
- * syrk, in double on centred chunks, so a large mean costs no precision)
- * and power-iterated, which makes the cost independent of how slowly the
- * iteration converges. With the n × n form, the axes are Xcᵀ e / |Xcᵀ e|. */
-#define PCA_MAX_SIDE 4096 /* the matrix is min(n, d)² doubles */
-#define PCA_CHUNK 256
-
-typedef struct {
-    size_t d;
-    double *mean;  /* (d) */
-    double *v;     /* (2, d) unit axes; a zero row means "no variance left" */
-    double var[2]; /* sum of squared scores along each axis */
-    double total;  /* sum of squared centred norms (total variance × n) */
-} pca_basis;
-
-static void pca_free(pca_basis *b) {
-    free(b->mean);
-    free(b->v);
-    b->mean = b->v = NULL;
-}
-
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-/* s[k] = (x - mean) · v_k for both axes;  x (d) */
-static void pca_project(const pca_basis *b, const float *x, double s[2]) {
-    const double *v0 = b->v, *v1 = b->v + b->d;
-    double a = 0, c = 0;
-    for (size_t j = 0; j < b->d; j++) {
-        double xc = (double)x[j] - b->mean[j];
-        a += xc * v0[j];
-        c += xc * v1[j];
-    }
-    s[0] = a;
-    s[1] = c;
-}
-
-/* M (m, m) ← Xc Xcᵀ when n <= d (m = n), else Xcᵀ Xc (m = d); both halves
- * filled. Y: scratch of PCA_CHUNK × max(n, d) doubles. */
-static void pca_gram(double *M, double *Y, const pca_basis *b, const float *const *rows,
-                     size_t n) {
-    size_t d = b->d, m = n <= d ? n : d;
-    memset(M, 0, m * m * sizeof *M);
-    if (n <= d) {
-        for (size_t j0 = 0; j0 < d; j0 += PCA_CHUNK) { /* column chunks: Y (n, B) */
-            size_t B = d - j0 < PCA_CHUNK ? d - j0 : PCA_CHUNK;
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < B; j++) Y[i * B + j] = rows[i][j0 + j] - b->mean[j0 + j];
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)B, 1.0, Y, (int)B,
-                        1.0, M, (int)n);
-        }
-    } else {
-        for (size_t i0 = 0; i0 < n; i0 += PCA_CHUNK) { /* row chunks: Y (B, d) */
-            size_t B = n - i0 < PCA_CHUNK ? n - i0 : PCA_CHUNK;
-            for (size_t i = 0; i < B; i++)
-                for (size_t j = 0; j < d; j++) Y[i * d + j] = rows[i0 + i][j] - b->mean[j];
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)B, 1.0, Y, (int)d,
-                        1.0, M, (int)d);
-        }
-    }
-    for (size_t i = 0; i < m; i++)
-        for (size_t k = 0; k < i; k++) M[i * m + k] = M[k * m + i];
-}
-
-/* Gram–Schmidt on the two rows of w (2, m); a row whose norm is not above
- * thr becomes zero (the data has no variance left in that direction). */
-static void orthonormalise(double *w, size_t m, double thr) {
-    double *w0 = w, *w1 = w + m;
-    double n0 = sqrt(dotd(w0, w0, m));
-    if (!(n0 > thr)) {
-        memset(w, 0, 2 * m * sizeof *w);
-        return;
-    }
-    for (size_t j = 0; j < m; j++) w0[j] /= n0;
-    for (int pass = 0; pass < 2; pass++) { /* twice: classical GS loses orthogonality */
-        double p = dotd(w0, w1, m);
-        for (size_t j = 0; j < m; j++) w1[j] -= p * w0[j];
-    }
-    double n1 = sqrt(dotd(w1, w1, m));
-    if (!(n1 > thr)) memset(w1, 0, m * sizeof *w1);
-    else
-        for (size_t j = 0; j < m; j++) w1[j] /= n1;
-}
-
-/* 1 - |cos| between a new and an old vector; 0 when both are zero */
-static double axis_change(const double *a, const double *b, size_t m) {
-    double na = dotd(a, a, m), nb = dotd(b, b, m);
-    if (na == 0 && nb == 0) return 0;
-    if (na == 0 || nb == 0) return 1;
-    return 1 - fabs(dotd(a, b, m)) / sqrt(na * nb);
-}
-
-/* w (2, m) ← M E for the two rows of E (2, m);  M (m, m) symmetric */
-static void symv2(double *w, const double *M, const double *E, size_t m) {
-    for (size_t i = 0; i < m; i++) {
-        w[i] = dotd(M + i * m, E, m);
-        w[m + i] = dotd(M + i * m, E + m, m);
-    }
-}
-
-/* Top two eigenvectors E (2, m) and eigenvalues lam of the symmetric
- * positive semi-definite M (m, m): block power iteration, then Rayleigh–
- * Ritz within the two-vector subspace (exact eigenvectors there even if
- * the iteration stopped early). w: scratch (2, m). */
-static void top2_eig(double *E, double lam[2], double *w, const double *M, size_t m,
-                     double thr, pd_rng *r) {
-    for (size_t j = 0; j < 2 * m; j++) E[j] = pd_rng_normal(r);
-    orthonormalise(E, m, 0);
-    for (int it = 0; it < PCA_MAX_ITERS; it++) {
-        symv2(w, M, E, m);
-        orthonormalise(w, m, thr);
-        double c0 = axis_change(w, E, m), c1 = axis_change(w + m, E + m, m);
-        memcpy(E, w, 2 * m * sizeof *w);
-        if (c0 < PCA_TOL && c1 < PCA_TOL) break;
-    }
-    symv2(w, M, E, m);
-    double h00 = dotd(E, w, m), h01 = dotd(E, w + m, m), h11 = dotd(E + m, w + m, m);
-    double th = 0.5 * atan2(2 * h01, h00 - h11), cs = cos(th), sn = sin(th);
-    for (size_t j = 0; j < m; j++) {
-        double a = E[j], c = E[m + j];
-        E[j] = cs * a + sn * c;
-        E[m + j] = -sn * a + cs * c;
-    }
-    lam[0] = cs * cs * h00 + 2 * sn * cs * h01 + sn * sn * h11;
-    lam[1] = sn * sn * h00 - 2 * sn * cs * h01 + cs * cs * h11;
-}
-
-/* top-2 principal axes of the n rows (each of length d) */
-static pd_status pca_fit(pca_basis *b, const float *const *rows, size_t n, size_t d,
-                         uint64_t seed) {
-    memset(b, 0, sizeof *b);
-    size_t m = n <= d ? n : d, big = n <= d ? d : n;
-    if (m > PCA_MAX_SIDE || big > (size_t)INT_MAX)
-        return pd_fail(PD_ERR_ARG, "PCA: %zu rows of %zu values is too large (limit: rows or "
-                       "values <= %d)", n, d, PCA_MAX_SIDE);
-    b->d = d;
-    b->mean = calloc(d ? d : 1, sizeof *b->mean);
-    b->v = calloc(d ? 2 * d : 1, sizeof *b->v);
-    double *M = malloc((m ? m * m : 1) * sizeof *M);
-    double *Y = malloc((size_t)PCA_CHUNK * (big ? big : 1) * sizeof *Y);
-    double *E = malloc((m ? 2 * m : 1) * sizeof *E), *w = malloc((m ? 2 * m : 1) * sizeof *w);
-    pd_status st = PD_OK;
-    if (!b->mean || !b->v || !M || !Y || !E || !w) {
-        st = pd_fail(PD_ERR_NOMEM, "PCA: out of memory for %zu rows of %zu values", n, d);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) b->mean[j] += rows[i][j];
-    for (size_t j = 0; j < d && n; j++) b->mean[j] /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) {
-            double xc = (double)rows[i][j] - b->mean[j];
-            b->total += xc * xc;
-        }
-    if (!(b->total > 0)) goto done; /* all rows equal: both axes zero, scores 0 */
-    pca_gram(M, Y, b, rows, n);
-    /* |M e| is about the eigenvalue; below 1e-12 of the trace is rounding */
-    double thr = 1e-12 * b->total, lam[2];
-    pd_rng r;
-    pd_rng_seed(&r, seed, RNG_STREAM_PCA);
-    top2_eig(E, lam, w, M, m, thr, &r);
-    for (int k = 0; k < 2; k++) {
-        double *v = b->v + (size_t)k * d, *e = E + (size_t)k * m;
-        if (!(lam[k] > thr)) continue; /* no variance: zero axis */
-        b->var[k] = lam[k];
-        if (n <= d) { /* v = Xcᵀ e / |Xcᵀ e|, and |Xcᵀ e|² = eᵀ M e = λ */
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < d; j++) v[j] += e[i] * ((double)rows[i][j] - b->mean[j]);
-            double nv = sqrt(dotd(v, v, d));
-            for (size_t j = 0; j < d; j++) v[j] /= nv;
-        } else {
-            memcpy(v, e, d * sizeof *v);
-        }
-        /* sign convention: the largest-magnitude component is positive */
-        double top = 0;
-        for (size_t j = 0; j < d; j++)
-            if (fabs(v[j]) > fabs(top)) top = v[j];
-        if (top < 0)
-            for (size_t j = 0; j < d; j++) v[j] = -v[j];
-    }
-done:
-    free(M);
-    free(Y);
-    free(E);
-    free(w);
-    if (st) pca_free(b);
-    return st;
-}
-
-pd_status pd_pca2(float *out, const float *X, size_t n, size_t d, uint64_t seed) {
-    if (n == 0) return PD_OK;
-    if (!out || !X) return pd_fail(PD_ERR_ARG, "pd_pca2: NULL argument");
-    const float **rows = malloc(n * sizeof *rows);
-    if (!rows) return pd_fail(PD_ERR_NOMEM, "pd_pca2: out of memory for %zu rows", n);
-    for (size_t i = 0; i < n; i++) rows[i] = X + i * d;
-    pca_basis b;
-    pd_status st = pca_fit(&b, rows, n, d, seed);
-    if (st == PD_OK)
-        for (size_t i = 0; i < n; i++) {
-            double s[2];
-            pca_project(&b, rows[i], s);
-            out[2 * i] = (float)s[0];
-            out[2 * i + 1] = (float)s[1];
-        }
-    pca_free(&b);
-    free(rows);
-    return st;
-}
-
-/* ---- files, scripts and the gnuplot child ------------------------------- */
+/* ---- the figures' shared context ------------------------------------------ */
 
 typedef struct {
     const pd_figures_in *in;
-    char dir[FIG_PATH];     /* out_dir/figures */
-    char gnuplot[FIG_PATH]; /* absolute path of the executable; "" = none */
+    char dir[PD_GP_PATH];     /* out_dir/figures */
+    char gnuplot[PD_GP_PATH]; /* absolute path of the executable; "" = none */
 } fig_ctx;
-
-typedef struct {
-    FILE *f;
-    char path[FIG_PATH + 64];
-} fig_file;
-
-static pd_status ff_open(fig_file *ff, const fig_ctx *c, const char *name) {
-    ff->f = NULL;
-    int k = snprintf(ff->path, sizeof ff->path, "%s/%s", c->dir, name);
-    if (k < 0 || (size_t)k >= sizeof ff->path)
-        return pd_fail(PD_ERR_ARG, "%s: path too long", c->dir);
-    ff->f = fopen(ff->path, "w");
-    if (!ff->f) return pd_fail(PD_ERR_IO, "%s: cannot create: %s", ff->path, strerror(errno));
-    return PD_OK;
-}
-
-/* closes and reports any earlier write error (full disk) */
-static pd_status ff_close(fig_file *ff) {
-    if (!ff->f) return PD_OK;
-    int bad = ferror(ff->f) != 0;
-    bad |= fclose(ff->f) != 0;
-    ff->f = NULL;
-    return bad ? pd_fail(PD_ERR_IO, "%s: write failed (disk full?)", ff->path) : PD_OK;
-}
-
-/* closes both; the first error wins */
-static pd_status ff_close2(fig_file *a, fig_file *b) {
-    pd_status s1 = ff_close(a), s2 = ff_close(b);
-    return s1 ? s1 : s2;
-}
-
-/* the script's first lines: output file, size, fonts, TSV input */
-static void gp_begin(FILE *f, const char *name, int w, int h) {
-    fprintf(f, "# written by pdiff eval; redraw with: cd <this folder> && gnuplot %s.gp\n",
-            name);
-    fprintf(f, "set terminal pngcairo size %d,%d enhanced font 'Sans,11'\n", w, h);
-    fprintf(f, "set output '%s.png'\n", name);
-    fprintf(f, "set datafile separator \"\\t\"\n");
-}
-
-/* the number as gnuplot reads it ("NaN" for non-finite) */
-static void put_num(FILE *f, double x, char sep) {
-    if (isfinite(x)) fprintf(f, "%.9g%c", x, sep);
-    else fprintf(f, "NaN%c", sep);
-}
-
-/* absolute path of prog on PATH (as execvp would find it); 0 if absent */
-static int find_on_path(char *out, size_t cap, const char *prog) {
-    const char *path = getenv("PATH");
-    if (!path) path = "/usr/bin:/bin";
-    char cwd[FIG_PATH];
-    if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-    for (const char *p = path;;) {
-        const char *q = strchr(p, ':');
-        size_t len = q ? (size_t)(q - p) : strlen(p);
-        const char *dir = len ? p : ".";
-        int dlen = len ? (int)len : 1;
-        int k = dir[0] == '/' ? snprintf(out, cap, "%.*s/%s", dlen, dir, prog)
-                              : snprintf(out, cap, "%s/%.*s/%s", cwd, dlen, dir, prog);
-        struct stat sb;
-        if (k > 0 && (size_t)k < cap && stat(out, &sb) == 0 && S_ISREG(sb.st_mode) &&
-            access(out, X_OK) == 0)
-            return 1;
-        if (!q) break;
-        p = q + 1;
-    }
-    out[0] = '\0';
-    return 0;
-}
-
-/* runs `gnuplot NAME.gp` inside the figures folder; checks NAME.png */
-static pd_status run_gnuplot(const fig_ctx *c, const char *name) {
-    char script[64], png[FIG_PATH + 64];
-    snprintf(script, sizeof script, "%s.gp", name);
-    snprintf(png, sizeof png, "%s/%s.png", c->dir, name);
-    pid_t pid = fork();
-    if (pid < 0) return pd_fail(PD_ERR_IO, "cannot start gnuplot: %s", strerror(errno));
-    if (pid == 0) { /* child: only async-signal-safe calls until exec */
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            if (fd > 2) close(fd);
-        }
-        if (chdir(c->dir) != 0) _exit(126);
-        char arg0[] = "gnuplot";
-        char *argv[] = {arg0, script, NULL};
-        execv(c->gnuplot, argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return pd_fail(PD_ERR_IO, "waiting for gnuplot on %s/%s: %s", c->dir, script,
-                           strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        remove(png); /* a half-drawn image would pass for a figure */
-        return pd_fail(PD_ERR_IO,
-                       "gnuplot failed on %s/%s (%s %d); run `cd %s && gnuplot %s` to see why",
-                       c->dir, script, WIFEXITED(status) ? "exit status" : "signal",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), c->dir,
-                       script);
-    }
-    struct stat sb;
-    if (stat(png, &sb) != 0 || sb.st_size == 0)
-        return pd_fail(PD_ERR_IO, "gnuplot ran %s/%s but left no %s", c->dir, script, png);
-    return PD_OK;
-}
-
-/* removes what an earlier run left for a figure that is now skipped */
-static void remove_outputs(const fig_ctx *c, const char *name) {
-    static const char *const suffix[] = {".png", ".tsv", ".gp", "_bars.tsv"};
-    char p[FIG_PATH + 64];
-    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-        snprintf(p, sizeof p, "%s/%s%s", c->dir, name, suffix[i]);
-        remove(p);
-    }
-}
-
-/* ---- scatter series: one TSV block each, plotted by index --------------- */
-
-typedef struct {
-    char cmd[8192]; /* the accumulated "plot ..." clauses */
-    size_t len;
-    int blocks;     /* data blocks written so far = next index */
-} plot_list;
-
-static void pl_add(plot_list *pl, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void pl_add(plot_list *pl, const char *fmt, ...) {
-    if (pl->len >= sizeof pl->cmd) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(pl->cmd + pl->len, sizeof pl->cmd - pl->len, fmt, ap);
-    va_end(ap);
-    if (k > 0) pl->len += (size_t)k;
-}
-
-/* Writes the points (x[i], y[i]) with both finite as one data block and
- * adds a plot clause for it; nothing when there are none. x, y (n). */
-static size_t add_series(plot_list *pl, FILE *data, const char *file, const double *x,
-                         const double *y, size_t n, const char *title, const char *style) {
-    if (!x || !y) return 0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) m += isfinite(x[i]) && isfinite(y[i]);
-    if (m == 0) return 0;
-    fprintf(data, "# %s\n", title);
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]) && isfinite(y[i])) fprintf(data, "%.9g\t%.9g\n", x[i], y[i]);
-    fprintf(data, "\n\n");
-    pl_add(pl, "%s'%s' index %d using 1:2 with points %s title '%s (%zu)'",
-           pl->blocks ? ", \\\n     " : "plot ", file, pl->blocks, style, title, m);
-    pl->blocks++;
-    return m;
-}
 
 static int row_finite(const float *x, size_t d) {
     for (size_t j = 0; j < d; j++)
@@ -469,21 +82,21 @@ static pd_status fig_accuracy(const fig_ctx *c, int *drawn) {
         }
         if (m[s]) mean[s] /= (double)m[s];
     }
-    fig_file d, g;
-    pd_status st = ff_open(&d, c, "accuracy.tsv");
+    pd_gp_file d, g;
+    pd_status st = pd_gp_open(&d, c->dir, "accuracy.tsv");
     if (st) return st;
-    if ((st = ff_open(&g, c, "accuracy.gp"))) {
-        ff_close(&d);
+    if ((st = pd_gp_open(&g, c->dir, "accuracy.gp"))) {
+        pd_gp_close(&d);
         return st;
     }
     fprintf(d.f, "# bin centre: test accuracy (%%)\toriginals (%% of %zu)\tgenerated (%% of %zu)\n",
             m[0], m[1]);
     for (size_t b = 0; b < HIST_BINS; b++) {
         fprintf(d.f, "%.9g\t", lo + ((double)b + 0.5) * width);
-        put_num(d.f, m[0] ? 100.0 * cnt[0][b] / (double)m[0] : NAN, '\t');
-        put_num(d.f, m[1] ? 100.0 * cnt[1][b] / (double)m[1] : NAN, '\n');
+        pd_gp_num(d.f, m[0] ? 100.0 * cnt[0][b] / (double)m[0] : NAN, '\t');
+        pd_gp_num(d.f, m[1] ? 100.0 * cnt[1][b] / (double)m[1] : NAN, '\n');
     }
-    gp_begin(g.f, "accuracy", 900, 560);
+    pd_gp_begin(g.f, "accuracy", 900, 560);
     size_t skipped = 0;
     for (size_t i = 0; in->gen_test_acc && i < in->N; i++) skipped += !isfinite(in->gen_test_acc[i]);
     fprintf(g.f, "set title \"Test accuracy of the original and p-diff generated models (cf. Fig. 6a)%s\"\n",
@@ -506,7 +119,7 @@ static pd_status fig_accuracy(const fig_ctx *c, int *drawn) {
                 sep, m[1], mean[1]);
     fprintf(g.f, "\n");
     *drawn = 1;
-    return ff_close2(&d, &g);
+    return pd_gp_close2(&d, &g);
 }
 
 /* ---- similarity.png (Fig. 4b) ------------------------------------------- */
@@ -516,38 +129,38 @@ static pd_status fig_accuracy(const fig_ctx *c, int *drawn) {
 
 static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     const pd_figures_in *in = c->in;
-    fig_file d, g;
-    pd_status st = ff_open(&d, c, "similarity.tsv");
+    pd_gp_file d, g;
+    pd_status st = pd_gp_open(&d, c->dir, "similarity.tsv");
     if (st) return st;
     fprintf(d.f, "# blocks (gnuplot index): x = max IoU of wrong predictions to the "
                  "originals, y = test accuracy (%%)\n");
-    plot_list pl = {.len = 0, .blocks = 0};
+    pd_gp_plot pl = {.len = 0, .blocks = 0};
     /* light to dark blues for the noise amplitudes, then distinct hues */
     static const char *const col[] = {"#c6dbef", "#9ecae1", "#6baed6", "#4292c6",
                                       "#2171b5", "#08306b", "#2ca02c", "#ff7f0e",
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     const char *f = "similarity.tsv";
     size_t pts = 0;
-    pts += add_series(&pl, d.f, f, in->orig_max_iou, in->orig_test_acc, in->K, "original",
+    pts += pd_gp_add_series(&pl, d.f, f, in->orig_max_iou, in->orig_test_acc, in->K, "original",
                       "pt 7 ps 0.8 lc rgb '#7f7f7f'");
     for (size_t k = 0; in->baselines && k < in->n_baselines; k++) {
         const pd_fig_series *b = &in->baselines[k];
         char style[64];
         snprintf(style, sizeof style, "pt %d ps 0.7 lc rgb '%s'", 5 + 2 * (int)(k % 4),
                  col[k % (sizeof col / sizeof *col)]);
-        pts += add_series(&pl, d.f, f, b->x, b->y, b->n, b->name, style);
+        pts += pd_gp_add_series(&pl, d.f, f, b->x, b->y, b->n, b->name, style);
     }
-    pts += add_series(&pl, d.f, f, in->gen_max_iou, in->gen_test_acc, in->N, "p-diff",
+    pts += pd_gp_add_series(&pl, d.f, f, in->gen_max_iou, in->gen_test_acc, in->N, "p-diff",
                       "pt 9 ps 1.1 lc rgb '#d62728'");
     if (pts == 0) {
-        ff_close(&d);
+        pd_gp_close(&d);
         return PD_OK;
     }
-    if ((st = ff_open(&g, c, "similarity.gp"))) {
-        ff_close(&d);
+    if ((st = pd_gp_open(&g, c->dir, "similarity.gp"))) {
+        pd_gp_close(&d);
         return st;
     }
-    gp_begin(g.f, "similarity", 1000, 600);
+    pd_gp_begin(g.f, "similarity", 1000, 600);
     fprintf(g.f, "set title \"Accuracy vs similarity to the originals (cf. Fig. 4b)\\n"
                  "noise and finetune: from each generated model's nearest original; "
                  "average: mean of 16 originals;\\ngaussian: each coordinate from the "
@@ -558,7 +171,7 @@ static pd_status fig_similarity(const fig_ctx *c, int *drawn) {
     fprintf(g.f, "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n");
     fprintf(g.f, "%s\n", pl.cmd);
     *drawn = 1;
-    return ff_close2(&d, &g);
+    return pd_gp_close2(&d, &g);
 }
 
 static int cmp_ascending(const void *a, const void *b) {
@@ -615,21 +228,21 @@ static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
         med[s] = q % 2 ? sorted[q / 2] : 0.5 * (sorted[q / 2 - 1] + sorted[q / 2]);
         free(sorted);
     }
-    fig_file d, g;
-    pd_status st = ff_open(&d, c, "memorization.tsv");
+    pd_gp_file d, g;
+    pd_status st = pd_gp_open(&d, c->dir, "memorization.tsv");
     if (st) return st;
-    if ((st = ff_open(&g, c, "memorization.gp"))) {
-        ff_close(&d);
+    if ((st = pd_gp_open(&g, c->dir, "memorization.gp"))) {
+        pd_gp_close(&d);
         return st;
     }
     fprintf(d.f, "# bin centre: L2 to the nearest original\toriginals (%% of %zu)\t"
                  "generated (%% of %zu)\n", m[0], m[1]);
     for (size_t b = 0; b < HIST_BINS; b++) {
         fprintf(d.f, "%.9g\t", pow(10.0, lo + ((double)b + 0.5) * width));
-        put_num(d.f, 100.0 * cnt[0][b] / (double)m[0], '\t');
-        put_num(d.f, 100.0 * cnt[1][b] / (double)m[1], '\n');
+        pd_gp_num(d.f, 100.0 * cnt[0][b] / (double)m[0], '\t');
+        pd_gp_num(d.f, 100.0 * cnt[1][b] / (double)m[1], '\n');
     }
-    gp_begin(g.f, "memorization", 900, 560);
+    pd_gp_begin(g.f, "memorization", 900, 560);
     fprintf(g.f, "set title \"Distance to the nearest original: generated vectors vs the "
                  "originals among themselves%s\"\n",
             zeros[0] + zeros[1] ? "\\n(exact copies, distance 0, are drawn in the first bin)" : "");
@@ -644,7 +257,7 @@ static pd_status fig_memorization(const fig_ctx *c, int *drawn) {
                  "'#d62728' title sprintf('p-diff generated (%zu, median %%.3g)', %.9g)\n",
             sqrt(f), sqrt(f), m[0], med[0], sqrt(f), sqrt(f), m[1], med[1]);
     *drawn = 1;
-    return ff_close2(&d, &g);
+    return pd_gp_close2(&d, &g);
 }
 
 /* ---- iou_matrix.png (Fig. 4a) ------------------------------------------- */
@@ -680,24 +293,24 @@ static pd_status fig_iou(const fig_ctx *c, int *drawn) {
         }
     }
     int bars = cnt[0] + cnt[1] + cnt[2] + cnt[3] > 0;
-    fig_file d, g, b = {.f = NULL};
-    pd_status st = ff_open(&d, c, "iou_matrix.tsv");
+    pd_gp_file d, g, b = {.f = NULL};
+    pd_status st = pd_gp_open(&d, c->dir, "iou_matrix.tsv");
     if (st) return st;
-    if ((st = ff_open(&g, c, "iou_matrix.gp"))) {
-        ff_close(&d);
+    if ((st = pd_gp_open(&g, c->dir, "iou_matrix.gp"))) {
+        pd_gp_close(&d);
         return st;
     }
-    if (bars && (st = ff_open(&b, c, "iou_matrix_bars.tsv"))) {
-        ff_close2(&d, &g);
+    if (bars && (st = pd_gp_open(&b, c->dir, "iou_matrix_bars.tsv"))) {
+        pd_gp_close2(&d, &g);
         return st;
     }
     fprintf(d.f, "# IoU of wrong predictions, %zu x %zu; first %zu rows/columns are originals\n",
             n, n, k);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) put_num(d.f, M[i * n + j], j + 1 < n ? '\t' : '\n');
+        for (size_t j = 0; j < n; j++) pd_gp_num(d.f, M[i * n + j], j + 1 < n ? '\t' : '\n');
     for (int q = 0; bars && q < 4; q++)
         if (cnt[q]) fprintf(b.f, "%s\t%.9g\n", label[q], sum[q] / (double)cnt[q]);
-    gp_begin(g.f, "iou_matrix", bars ? 1300 : 800, 650);
+    pd_gp_begin(g.f, "iou_matrix", bars ? 1300 : 800, 650);
     fprintf(g.f, "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
                  "0.75 '#5ec962', 1 '#fde725')\n");
     if (bars) fprintf(g.f, "set multiplot title 'Similarity of wrong predictions (cf. Fig. 4a)'\n"
@@ -733,8 +346,8 @@ static pd_status fig_iou(const fig_ctx *c, int *drawn) {
         fprintf(g.f, "unset multiplot\n");
     }
     *drawn = 1;
-    st = ff_close2(&d, &g);
-    pd_status sb = ff_close(&b);
+    st = pd_gp_close2(&d, &g);
+    pd_status sb = pd_gp_close(&b);
     return st ? st : sb;
 }
 
@@ -758,12 +371,12 @@ static pd_status fig_embedding(const fig_ctx *c, int *drawn) {
     }
     size_t ko = finite_rows(rows, K, in->O, K, D);
     size_t ng = finite_rows(rows + ko, N, in->G, N, D);
-    pca_basis b = {0};
+    pd_pca_basis b = {0};
     pd_status st = PD_OK;
     if (ko + ng < 2) goto done; /* too few points to show */
-    size_t nfit = ko + ng; /* PCA needs min(rows, D) <= PCA_MAX_SIDE */
-    if (nfit > PCA_MAX_SIDE && D > PCA_MAX_SIDE) nfit = PCA_MAX_SIDE;
-    if ((st = pca_fit(&b, rows, nfit, D, in->seed))) goto done;
+    size_t nfit = ko + ng; /* PCA needs min(rows, D) <= PD_PCA_MAX_SIDE */
+    if (nfit > PD_PCA_MAX_SIDE && D > PD_PCA_MAX_SIDE) nfit = PD_PCA_MAX_SIDE;
+    if ((st = pd_pca_fit(&b, rows, nfit, D, in->seed))) goto done;
     /* scores: originals, generated, noise-added originals */
     size_t cnt[3] = {ko, ng, ko};
     double *sx[3], *sy[3];
@@ -777,7 +390,7 @@ static pd_status fig_embedding(const fig_ctx *c, int *drawn) {
     pd_rng_seed(&r, in->seed, RNG_STREAM_NOISE);
     for (size_t i = 0; i < ko + ng; i++) {
         double s[2];
-        pca_project(&b, rows[i], s);
+        pd_pca_project(&b, rows[i], s);
         int ser = i < ko ? 0 : 1;
         size_t at = i < ko ? i : i - ko;
         sx[ser][at] = s[0];
@@ -786,29 +399,29 @@ static pd_status fig_embedding(const fig_ctx *c, int *drawn) {
     for (size_t i = 0; i < ko; i++) {
         for (size_t j = 0; j < D; j++) noisy[j] = rows[i][j] + EMBED_NOISE * pd_rng_normal(&r);
         double s[2];
-        pca_project(&b, noisy, s);
+        pd_pca_project(&b, noisy, s);
         sx[2][i] = s[0];
         sy[2][i] = s[1];
     }
-    fig_file d, g;
-    if ((st = ff_open(&d, c, "embedding.tsv"))) goto done;
-    if ((st = ff_open(&g, c, "embedding.gp"))) {
-        ff_close(&d);
+    pd_gp_file d, g;
+    if ((st = pd_gp_open(&d, c->dir, "embedding.tsv"))) goto done;
+    if ((st = pd_gp_open(&g, c->dir, "embedding.gp"))) {
+        pd_gp_close(&d);
         goto done;
     }
     fprintf(d.f, "# PCA (fitted on originals + generated) of the %zu-parameter vectors: "
                  "PC1, PC2\n", D);
-    plot_list pl = {.len = 0, .blocks = 0};
+    pd_gp_plot pl = {.len = 0, .blocks = 0};
     char noise_title[64];
     snprintf(noise_title, sizeof noise_title, "original + N(0, %g^2) noise", (double)EMBED_NOISE);
-    add_series(&pl, d.f, "embedding.tsv", sx[0], sy[0], cnt[0], "original",
+    pd_gp_add_series(&pl, d.f, "embedding.tsv", sx[0], sy[0], cnt[0], "original",
                "pt 7 ps 0.9 lc rgb '#4c72b0'");
-    add_series(&pl, d.f, "embedding.tsv", sx[2], sy[2], cnt[2], noise_title,
+    pd_gp_add_series(&pl, d.f, "embedding.tsv", sx[2], sy[2], cnt[2], noise_title,
                "pt 6 ps 0.9 lc rgb '#ff7f0e'");
-    add_series(&pl, d.f, "embedding.tsv", sx[1], sy[1], cnt[1], "p-diff generated",
+    pd_gp_add_series(&pl, d.f, "embedding.tsv", sx[1], sy[1], cnt[1], "p-diff generated",
                "pt 9 ps 1.1 lc rgb '#d62728'");
     double tot = b.total > 0 ? b.total : 1;
-    gp_begin(g.f, "embedding", 1100, 650);
+    pd_gp_begin(g.f, "embedding", 1100, 650);
     fprintf(g.f, "set title 'PCA of the parameter vectors (%zu parameters; cf. Fig. 4c, "
                  "which uses t-SNE of latents)'\n", D);
     fprintf(g.f, "set xlabel 'PC1 (%.1f%% of variance)'\n", 100 * b.var[0] / tot);
@@ -817,9 +430,9 @@ static pd_status fig_embedding(const fig_ctx *c, int *drawn) {
     fprintf(g.f, "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n");
     fprintf(g.f, "%s\n", pl.cmd);
     *drawn = 1;
-    st = ff_close2(&d, &g);
+    st = pd_gp_close2(&d, &g);
 done:
-    pca_free(&b);
+    pd_pca_free(&b);
     free(rows);
     free(noisy);
     free(xy);
@@ -906,10 +519,10 @@ static pd_status fig_heatmap(const fig_ctx *c, int *drawn) {
     double mean[3], sdev[3];
     for (int q = 0, at = 0; q < 3; at += (int)m[q], q++)
         block_stats(shown + at, m[q], D, &mean[q], &sdev[q]);
-    fig_file d, g;
-    if ((st = ff_open(&d, c, "heatmap.tsv"))) goto done;
-    if ((st = ff_open(&g, c, "heatmap.gp"))) {
-        ff_close(&d);
+    pd_gp_file d, g;
+    if ((st = pd_gp_open(&d, c->dir, "heatmap.tsv"))) goto done;
+    if ((st = pd_gp_open(&g, c->dir, "heatmap.gp"))) {
+        pd_gp_close(&d);
         goto done;
     }
     fprintf(d.f, "# rows: %zu originals, %zu generated, %zu random-init; columns: parameters "
@@ -922,7 +535,7 @@ static pd_status fig_heatmap(const fig_ctx *c, int *drawn) {
                 v = v < 0 ? 0 : v > 1 ? 1 : v;
                 fprintf(d.f, "%.9g%c", v, j + 1 < cols ? '\t' : '\n');
             }
-    gp_begin(g.f, "heatmap", 1400, 620);
+    pd_gp_begin(g.f, "heatmap", 1400, 620);
     /* title: the raw mean and std of each block shown, as in Fig. 6b */
     static const char *const what[3] = {"original", "p-diff",
                                         "random init N(0, s^2), s = originals' std per tensor"};
@@ -960,7 +573,7 @@ static pd_status fig_heatmap(const fig_ctx *c, int *drawn) {
     }
     fprintf(g.f, "plot 'heatmap.tsv' matrix with image\n");
     *drawn = 1;
-    st = ff_close2(&d, &g);
+    st = pd_gp_close2(&d, &g);
 done:
     free(orig);
     free(rnd);
@@ -972,65 +585,23 @@ done:
 
 /* ---- loss.png: model_dir/train_log.jsonl -------------------------------- */
 
-typedef struct {
-    double *step, *loss;
-    size_t n, cap;
-} curve;
-
-static int curve_push(curve *cv, double step, double loss) {
-    if (cv->n == cv->cap) {
-        size_t cap = cv->cap ? 2 * cv->cap : 256;
-        double *s = realloc(cv->step, cap * sizeof *s);
-        if (!s) return -1;
-        cv->step = s;
-        double *l = realloc(cv->loss, cap * sizeof *l);
-        if (!l) return -1;
-        cv->loss = l;
-        cv->cap = cap;
-    }
-    cv->step[cv->n] = step;
-    cv->loss[cv->n++] = loss;
-    return 0;
-}
-
 static pd_status fig_loss(const fig_ctx *c, int *drawn) {
     const pd_figures_in *in = c->in;
     if (!in->model_dir) return PD_OK;
-    char path[FIG_PATH + 32];
+    char path[PD_GP_PATH + 32];
     snprintf(path, sizeof path, "%s/train_log.jsonl", in->model_dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return PD_OK; /* no log: nothing to draw */
     static const char *const stage[2] = {"autoencoder", "ddpm"};
-    curve cv[2] = {{0}, {0}};
-    char *line = NULL;
-    size_t cap = 0;
-    pd_status st = PD_OK;
-    while (getline(&line, &cap, f) > 0) {
-        cJSON *j = cJSON_Parse(line); /* malformed lines (a cut-off tail) are skipped */
-        if (!j) continue;
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "stage");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "step");
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "loss");
-        if (cJSON_IsString(s) && cJSON_IsNumber(t) && cJSON_IsNumber(l) &&
-            isfinite(l->valuedouble) && l->valuedouble > 0) /* log scale */
-            for (int q = 0; q < 2; q++)
-                if (strcmp(s->valuestring, stage[q]) == 0 &&
-                    curve_push(&cv[q], t->valuedouble, l->valuedouble))
-                    st = pd_fail(PD_ERR_NOMEM, "%s: out of memory", path);
-        cJSON_Delete(j);
-        if (st) break;
-    }
-    free(line);
-    fclose(f);
+    pd_loss_curve cv[2];
+    pd_status st = pd_loss_log_read(path, stage, 2, cv);
     int panels = (cv[0].n > 0) + (cv[1].n > 0);
     if (st || panels == 0) goto done;
-    fig_file d, g;
-    if ((st = ff_open(&d, c, "loss.tsv"))) goto done;
-    if ((st = ff_open(&g, c, "loss.gp"))) {
-        ff_close(&d);
+    pd_gp_file d, g;
+    if ((st = pd_gp_open(&d, c->dir, "loss.tsv"))) goto done;
+    if ((st = pd_gp_open(&g, c->dir, "loss.gp"))) {
+        pd_gp_close(&d);
         goto done;
     }
-    gp_begin(g.f, "loss", panels == 2 ? 1300 : 800, 520);
+    pd_gp_begin(g.f, "loss", panels == 2 ? 1300 : 800, 520);
     fprintf(g.f, "set logscale y\nset grid lc rgb '#cccccc'\nunset key\nset xlabel 'step'\n"
                  "set ylabel 'training loss (log scale)'\nset format y '10^{%%L}'\n");
     if (panels == 2) fprintf(g.f, "set multiplot layout 1,2 title 'Training loss'\n");
@@ -1049,12 +620,9 @@ static pd_status fig_loss(const fig_ctx *c, int *drawn) {
     }
     if (panels == 2) fprintf(g.f, "unset multiplot\n");
     *drawn = 1;
-    st = ff_close2(&d, &g);
+    st = pd_gp_close2(&d, &g);
 done:
-    for (int q = 0; q < 2; q++) {
-        free(cv[q].step);
-        free(cv[q].loss);
-    }
+    for (int q = 0; q < 2; q++) pd_loss_curve_free(&cv[q]);
     return st;
 }
 
@@ -1079,7 +647,7 @@ pd_status pd_figures_write(const pd_figures_in *in) {
         return pd_fail(PD_ERR_ARG, "%s: path too long", in->out_dir);
     pd_status st = pd_mkdir_p(c.dir);
     if (st) return st;
-    int have = find_on_path(c.gnuplot, sizeof c.gnuplot, "gnuplot");
+    int have = pd_gp_find_program(c.gnuplot, sizeof c.gnuplot, "gnuplot");
     static const struct {
         const char *name;
         fig_fn fn;
@@ -1091,10 +659,10 @@ pd_status pd_figures_write(const pd_figures_in *in) {
     char first_msg[512] = "";
     for (size_t i = 0; i < sizeof figs / sizeof *figs; i++) {
         int drawn = 0;
-        remove_outputs(&c, figs[i].name);
+        pd_gp_remove_outputs(c.dir, figs[i].name);
         if ((st = figs[i].fn(&c, &drawn))) return st;
         if (!drawn || !have) continue;
-        if ((st = run_gnuplot(&c, figs[i].name)) && !plot_err) { /* keep going */
+        if ((st = pd_gp_run(c.gnuplot, c.dir, figs[i].name)) && !plot_err) { /* keep going */
             plot_err = st;
             snprintf(first_msg, sizeof first_msg, "%s", pd_last_error());
         }

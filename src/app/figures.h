@@ -73,13 +73,6 @@ typedef struct {
  * PD_ERR_IO when a file cannot be written or gnuplot fails on a script. */
 pd_status pd_figures_write(const pd_figures_in *in);
 
-/* Principal-component scores of the rows of X on its first two principal
- * axes: block power iteration on the smaller of Xc Xcᵀ and Xcᵀ Xc (Xc the
- * centred data), then a Rayleigh–Ritz step; deterministic for a seed.
- * Each axis's sign makes its largest-magnitude component positive; a
- * direction with no variance gives zero scores. PD_ERR_ARG when both n
- * and d exceed 4096.
- *   out (n, 2) ← X (n, d) */
-pd_status pd_pca2(float *out, const float *X, size_t n, size_t d, uint64_t seed);
+/* (the embedding's PCA is app/pca.h) */
 
 #endif
