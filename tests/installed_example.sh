@@ -18,8 +18,12 @@ export PKG_CONFIG_PATH=$pc
 flags=$(pkg-config --cflags --libs pdiff)
 # a sanitizer build's library needs the sanitizer runtimes in the program
 san=()
+py_env=()
 if grep -q '^PDIFF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
   san=(-fsanitize=address,undefined)
+  # python itself is not instrumented: the runtimes must be loaded first
+  py_env=("LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+          ASAN_OPTIONS=detect_leaks=0)
 fi
 echo "pkg-config --cflags --libs pdiff: $flags"
 case "$flags" in *"$src/src"*) echo "FAIL: the installed flags point into the source tree"; exit 1;; esac
@@ -41,7 +45,7 @@ if ldd "$tmp/static" | grep -q libpdiff; then echo "FAIL: the static build loads
 PDIFF_THREADS=2 "$tmp/static" "$tmp/model_static"
 # the installed Python package finds the installed library by itself
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-  found=$(cd "$tmp" && env -u PDIFF_LIBRARY PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" \
+  found=$(cd "$tmp" && env -u PDIFF_LIBRARY "${py_env[@]}" PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" \
     /usr/bin/python3 -c 'import pdiff; print(pdiff.library_path)')
   case "$found" in "$tmp/prefix/"*) echo "python: $found";;
     *) echo "FAIL: the installed pdiff package loaded '$found'"; exit 1;; esac
