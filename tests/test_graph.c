@@ -3,7 +3,8 @@
  * in ops.h): the VAE's reparameterization and KL term, the denoiser's
  * add_rows (time embedding over channels) and embedding lookup, the
  * autoencoder's resize_last (pad and crop), noise augmentation's
- * scale_add, clamp, and sum2 (loss mixing). Each forward is checked against
+ * scale_add, clamp, and sum2 (loss mixing); and chunk_linear, the
+ * whole-network autoencoder's per-chunk projection. Each forward is checked against
  * values computed here in double, each backward against central finite
  * differences of a scalar loss (the mean squared error to a fixed random
  * target, smooth in every input).
@@ -16,7 +17,10 @@
 #include "engine/graph/graph.h"
 
 typedef enum { OP_REPARAM, OP_KL, OP_ADD_ROWS, OP_EMBEDDING, OP_PAD, OP_CROP, OP_SCALE_ADD,
-               OP_CLAMP, OP_SUM2 } op;
+               OP_CLAMP, OP_SUM2, OP_CHUNK_LINEAR } op;
+
+/* chunk_linear: N rows of CH chunks, each CIN values mapped to COUT */
+enum { CH = 5, CIN = 4, COUT = 3 };
 
 enum { N = 3, C = 4, L = 5 };
 
@@ -25,9 +29,12 @@ typedef struct {
     float a[N * C * L], b[N * C * L]; /* the two inputs (b unused by some) */
     float ga[N * C * L], gb[N * C * L];
     size_t na, nb;
+    float c3[CH * COUT];              /* chunk_linear's bias */
+    float gc3[CH * COUT];
     float eps[N * C * L];             /* constants: reparam noise, scale_add noise */
     float target[2 * N * C * L];
     int32_t idx[N];
+    pd_val *vc;                        /* chunk_linear's bias value */
     pd_graph *g;
 } gcase;
 
@@ -66,6 +73,12 @@ static pd_val *forward(gcase *c, pd_val **va, pd_val **vb, int grad) {
     case OP_CLAMP:
         *va = pd_g_input(g, c->a, 3, s3, grad);
         return pd_g_clamp(g, *va, -0.5f, 0.5f);
+    case OP_CHUNK_LINEAR: { /* a: x (N, CH·CIN), b: w (CH, COUT, CIN), c3: bias */
+        *va = pd_g_input(g, c->a, 2, (size_t[]){N, CH * CIN}, grad);
+        *vb = pd_g_input(g, c->b, 3, (size_t[]){CH, COUT, CIN}, grad);
+        c->vc = pd_g_input(g, c->c3, 2, (size_t[]){CH, COUT}, grad);
+        return pd_g_chunk_linear(g, *va, *vb, c->vc);
+    }
     case OP_SUM2: {
         *va = pd_g_input(g, c->a, 3, s3, grad);
         *vb = pd_g_input(g, c->b, 3, s3, grad);
@@ -94,8 +107,9 @@ static void setup(gcase *c, op kind, uint64_t seed) {
     c->kind = kind;
     pd_rng r;
     pd_rng_seed(&r, seed, 0);
-    c->na = kind == OP_EMBEDDING ? 7 * L : N * C * L;
-    c->nb = kind == OP_ADD_ROWS ? N * L : N * C * L;
+    c->na = kind == OP_EMBEDDING ? 7 * L : kind == OP_CHUNK_LINEAR ? N * CH * CIN : N * C * L;
+    c->nb = kind == OP_ADD_ROWS ? N * L : kind == OP_CHUNK_LINEAR ? CH * COUT * CIN : N * C * L;
+    tu_fill(&r, c->c3, CH * COUT, -1, 1);
     tu_fill(&r, c->a, N * C * L, -1, 1);
     tu_fill(&r, c->b, N * C * L, -1, 1);
     tu_fill(&r, c->eps, N * C * L, -1, 1);
@@ -118,6 +132,7 @@ static void gradcheck(op kind, float h) {
     pd_g_backward(c.g, loss);
     memcpy(c.ga, va->g, c.na * sizeof(float));
     if (vb) memcpy(c.gb, vb->g, c.nb * sizeof(float));
+    if (kind == OP_CHUNK_LINEAR) memcpy(c.gc3, c.vc->g, sizeof c.gc3);
     int has_b = vb != NULL;
     /* the denominator's floor: a tenth of the largest gradient element, far
      * above the loss's float rounding over 2h (an element whose gradient is
@@ -128,7 +143,10 @@ static void gradcheck(op kind, float h) {
     double floor = 0.1 * big;
     double ea = tu_gradcheck(loss_fn, &c, c.a, c.ga, c.na, 200, h, floor);
     double eb = has_b ? tu_gradcheck(loss_fn, &c, c.b, c.gb, c.nb, 200, h, floor) : 0;
-    if (!(ea < 2e-3 && eb < 2e-3)) fail_msg("op %d: gradient error a %g, b %g", kind, ea, eb);
+    double ec = kind == OP_CHUNK_LINEAR
+                    ? tu_gradcheck(loss_fn, &c, c.c3, c.gc3, CH * COUT, 200, h, floor) : 0;
+    if (!(ea < 2e-3 && eb < 2e-3 && ec < 2e-3))
+        fail_msg("op %d: gradient error a %g, b %g, bias %g", kind, ea, eb, ec);
     pd_graph_free(c.g);
 }
 
@@ -142,6 +160,7 @@ static void test_gradients(void **state) {
     gradcheck(OP_SCALE_ADD, 0.1f);
     gradcheck(OP_CLAMP, 0.01f);
     gradcheck(OP_SUM2, 0.1f);
+    gradcheck(OP_CHUNK_LINEAR, 0.1f);
     /* exp inside: truncation error O(h²), still below the rounding at this step */
     gradcheck(OP_REPARAM, 2e-2f);
     gradcheck(OP_KL, 2e-2f);
@@ -207,6 +226,19 @@ static void test_forward_values(void **state) {
     y = forward(&c, &va, &vb, 0);
     for (size_t i = 0; i < n; i++)
         assert_true(y->v[i] == (c.a[i] < -0.5f ? -0.5f : c.a[i] > 0.5f ? 0.5f : c.a[i]));
+    pd_graph_free(c.g);
+
+    setup(&c, OP_CHUNK_LINEAR, 10);
+    y = forward(&c, &va, &vb, 0);
+    assert_int_equal(y->numel, N * CH * COUT);
+    for (size_t i = 0; i < N; i++)
+        for (size_t t = 0; t < CH; t++)
+            for (size_t o = 0; o < COUT; o++) {
+                double acc = c.c3[t * COUT + o];
+                for (size_t j = 0; j < CIN; j++)
+                    acc += (double)c.b[(t * COUT + o) * CIN + j] * c.a[(i * CH + t) * CIN + j];
+                assert_float_equal(y->v[(i * CH + t) * COUT + o], acc, 1e-5);
+            }
     pd_graph_free(c.g);
 
     setup(&c, OP_SUM2, 9);

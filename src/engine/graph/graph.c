@@ -12,7 +12,7 @@
 enum node_kind {
     N_LINEAR, N_CONV1D, N_CONVT1D, N_CONV2D, N_MAXPOOL, N_GAP, N_BN_TRAIN,
     N_BN_EVAL, N_GN, N_ACT, N_CLAMP, N_ADD, N_SCALE_ADD, N_ADD_ROWS,
-    N_EMBEDDING, N_RESIZE, N_REPARAM, N_KL, N_MSE, N_XENT, N_SUM2
+    N_EMBEDDING, N_RESIZE, N_REPARAM, N_KL, N_MSE, N_XENT, N_SUM2, N_CHUNK_LINEAR
 };
 
 typedef struct {
@@ -20,6 +20,7 @@ typedef struct {
     pd_val *out, *in[3];
     union {
         pd_linear_shape lin;
+        pd_chunk_linear_shape chl;
         pd_conv1d_shape c1;
         pd_convt1d_shape ct;
         pd_conv2d_shape c2;
@@ -250,6 +251,20 @@ pd_val *pd_g_linear(pd_graph *g, pd_val *x, pd_val *w, pd_val *b) {
     pd_linear_forward(y->v, x->v, w->v, VAL(b), &s);
     node *n = push(g, N_LINEAR, y, x, w, b);
     if (n) n->s.lin = s;
+    return y;
+}
+
+pd_val *pd_g_chunk_linear(pd_graph *g, pd_val *x, pd_val *w, pd_val *b) {
+    pd_chunk_linear_shape s = {x->shape[0], w->shape[0], w->shape[2], w->shape[1]};
+    if (w->ndim != 3 || x->numel != s.n * s.chunks * s.in || (b && b->numel != s.chunks * s.out)) {
+        g->failed = 1;
+        return &dummy_val;
+    }
+    size_t shp[3] = {s.n, s.chunks, s.out};
+    OUT(g, 3, shp, x, w, b);
+    pd_chunk_linear_forward(y->v, x->v, w->v, VAL(b), &s);
+    node *n = push(g, N_CHUNK_LINEAR, y, x, w, b);
+    if (n) n->s.chl = s;
     return y;
 }
 
@@ -537,6 +552,9 @@ static void backward_node(pd_graph *g, node *n) {
     switch (n->kind) {
     case N_LINEAR:
         pd_linear_backward(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, b->v, &n->s.lin);
+        break;
+    case N_CHUNK_LINEAR:
+        pd_chunk_linear_backward(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, b->v, &n->s.chl);
         break;
     case N_CONV1D:
         scratch = pd_g_alloc(g, pd_conv1d_scratch(&n->s.c1) * sizeof(float));

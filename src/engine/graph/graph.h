@@ -62,6 +62,8 @@ pd_val *pd_g_view(pd_graph *g, pd_val *x, int ndim, const size_t *shape);
 
 /* ---- ops (shapes as in ops.h) ------------------------------------------ */
 pd_val *pd_g_linear(pd_graph *g, pd_val *x, pd_val *w, pd_val *b);
+/* x (n, T, in) or (n, T·in), w (T, out, in), b (T, out) → (n, T, out) */
+pd_val *pd_g_chunk_linear(pd_graph *g, pd_val *x, pd_val *w, pd_val *b);
 pd_val *pd_g_conv1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                     size_t stride, size_t pad);
 pd_val *pd_g_convt1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,

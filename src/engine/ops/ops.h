@@ -40,6 +40,15 @@ typedef enum {
     PD_CONV_SAMPLE
 } pd_conv_algo;
 
+/* ---- chunk linear: a linear map per chunk (chunk_linear.c) -------------- */
+typedef struct { size_t n, chunks, in, out; } pd_chunk_linear_shape;
+/* x (n, chunks, in), w (chunks, out, in), b (chunks, out) or NULL → y (n, chunks, out) */
+void pd_chunk_linear_forward(float *y, const float *x, const float *w, const float *b,
+                             const pd_chunk_linear_shape *s);
+void pd_chunk_linear_backward(float *dx, float *dw, float *db, const float *dy,
+                              const float *x, const float *w,
+                              const pd_chunk_linear_shape *s);
+
 /* ---- conv1d (torch.nn.functional.conv1d, dilation 1, groups 1) ---------- */
 typedef struct {
     size_t n, cin, cout, lin, k, stride, pad;
