@@ -195,6 +195,11 @@ typedef struct {
     int fc;                /* fully connected instead of 1-D convolutions */
     int vae;               /* variational autoencoder */
     float kl_weight;       /* its KL weight */
+    /* the whole-network kind (docs/method.md §3b) instead of the paper's
+     * 1-D CNN when chunk > 0: the vector cut into chunks of `chunk`
+     * values, each projected to `chunk_code` values by a map of its own,
+     * mixed by two layers of width `hidden` into a latent of `latent` */
+    size_t chunk, chunk_code, hidden, latent;
 } pd_ae_config;
 
 typedef struct {

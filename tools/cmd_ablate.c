@@ -100,7 +100,7 @@ int cmd_ablate(int argc, char **argv) {
         memcpy(local, opts, sizeof opts);
         for (int k = 0; k < 4 && v->set[k][0]; k++) set_opt(local, v->set[k][0], v->set[k][1]);
         pd_model_config c;
-        if ((rc = model_from_opts(&c, local))) return rc;
+        if ((rc = model_from_opts(&c, local, whole_mode_option(local)))) return rc;
         char vdir[3072], mdir[3200], gdir[3200], slug[64];
         size_t j = 0;
         for (const char *p = v->label; *p && j < sizeof slug - 1; p++)

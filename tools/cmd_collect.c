@@ -16,12 +16,12 @@ void collect_from_opts(pd_collect_opts *o, const cli_opt *opts) {
     o->npatterns = cli_list(cli_get(opts, "--params"), patterns, 64);
     o->patterns = patterns;
     if ((v = cli_get(opts, "--mode"))) {
-        if (!strcmp(v, "seeds")) o->mode = PD_COLLECT_SEEDS;
-        else if (!strcmp(v, "subset")) o->mode = PD_COLLECT_SUBSET;
-        else {
-            fprintf(stderr, "pdiff: --mode must be subset or seeds, not '%s'\n", v);
+        int m = pd_collect_mode_parse(v);
+        if (m < 0) {
+            fprintf(stderr, "pdiff: --mode must be subset, full or seeds, not '%s'\n", v);
             exit(2);
         }
+        o->mode = (pd_collect_mode)m;
     }
     o->K = (size_t)cli_long(opts, "-K", (long)o->K);
     o->epochs = (int)cli_long(opts, "--epochs", o->epochs);
@@ -33,13 +33,20 @@ void collect_from_opts(pd_collect_opts *o, const cli_opt *opts) {
     if (cli_flag(opts, "--augment")) o->augment = 1;
 }
 
+int whole_mode_option(const cli_opt *opts) {
+    const char *v = cli_get(opts, "--mode");
+    return v && (!strcmp(v, "full") || !strcmp(v, "seeds"));
+}
+
 int cmd_collect(int argc, char **argv) {
     cli_opt opts[] = {COLLECT_OPTIONS, {"--out", "DIR", "output directory (default collect)", NULL}, {0}};
     const char *usage =
         "usage: pdiff collect [--data DIR] [--net NAME] [--params PATTERNS] [-K N] [--out DIR]\n\n"
         "Trains a task network, then keeps training only the selected parameters\n"
-        "and saves K snapshots (subset mode), or trains K networks from K seeds\n"
-        "(seeds mode). Re-running continues an interrupted collect.";
+        "and saves K snapshots (subset mode), keeps training all its parameters\n"
+        "and saves K snapshots (full mode: BatchNorm statistics frozen at the\n"
+        "base network's), or trains K networks from K seeds (seeds mode).\n"
+        "Re-running continues an interrupted collect.";
     const char *pos[1];
     int npos, rc = cli_parse(argc, argv, 2, opts, usage, pos, 0, &npos);
     if (rc) return rc == 1 ? 0 : rc;

@@ -23,12 +23,19 @@ pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
     return pd_manifest_scan(dir, pats, n, m);
 }
 
+int whole_networks(const pd_manifest *m) {
+    return !strcmp(m->mode, "full") || !strcmp(m->mode, "seeds") ||
+           (!strcmp(m->mode, "external") && m->D > WHOLE_NETWORK_D);
+}
+
 /* command-line options of the model and the config keys they set, in the
  * order they apply (a preset before the fold, kernel and channels it sets) */
 static const struct {
     const char *opt, *key;
 } model_keys[] = {
-    {"--normalize", "normalize"}, {"--preset", "preset"}, {"--fold", "fold"},
+    {"--normalize", "normalize"}, {"--preset", "preset"}, {"--chunk", "chunk"},
+    {"--chunk-code", "chunk_code"}, {"--hidden", "hidden"}, {"--latent", "latent"},
+    {"--fold", "fold"},
     {"--kernel", "kernel"}, {"--enc", "enc"}, {"--dec", "dec"},
     {"--den-channels", "den_channels"}, {"--in-noise", "in_noise"},
     {"--latent-noise", "latent_noise"}, {"--norm", "norm"}, {"--kl-weight", "kl_weight"},
@@ -41,9 +48,11 @@ static const struct {
     const char *opt, *key;
 } model_flags[] = {{"--additive-noise", "additive_noise"}, {"--fc", "fc"}, {"--vae", "vae"}};
 
-int model_from_opts(pd_model_config *c, const cli_opt *opts) {
+int model_from_opts(pd_model_config *c, const cli_opt *opts, int whole) {
     const char *v;
     pd_model_config_default(c, 0);
+    /* whole networks get the whole-network autoencoder unless told otherwise */
+    if (whole && !cli_get(opts, "--preset")) pd_model_config_set(c, "preset", "whole");
     if ((v = cli_get(opts, "--recipe")) && pd_model_config_recipe(c, v)) {
         fprintf(stderr, "pdiff: --recipe: %s\n", pd_last_error());
         return 2;
@@ -135,7 +144,12 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     pd_model_config c;
-    if ((rc = model_from_opts(&c, opts))) return rc;
+    pd_manifest m;
+    pd_status st = load_manifest(pos[0], cli_get(opts, "--params"), &m);
+    if (st) return cli_error(st);
+    int whole = whole_networks(&m);
+    pd_manifest_free(&m);
+    if ((rc = model_from_opts(&c, opts, whole))) return rc;
     char model[4096];
     snprintf(model, sizeof model, "%s/model", pos[0]);
     const char *out = cli_get(opts, "--out") ? cli_get(opts, "--out") : model;

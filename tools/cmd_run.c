@@ -95,7 +95,7 @@ int cmd_run(int argc, char **argv) {
     pd_collect_defaults(&co);
     collect_from_opts(&co, opts);
     pd_model_config mc;
-    if ((rc = model_from_opts(&mc, opts))) return rc;
+    if ((rc = model_from_opts(&mc, opts, whole_mode_option(opts)))) return rc;
     int ddim;
     size_t steps;
     float eta;

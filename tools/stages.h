@@ -15,7 +15,7 @@
     {"--net", "NAME", "mlp3 | convnet3 | cnn | resnet (default cnn)", NULL},                 \
     {"--width", "W", "base width of cnn (16) / resnet (64 = ResNet-18)", NULL},               \
     {"--params", "PATTERNS", "comma-separated tensor names or globs (default: last two norm layers)", NULL}, \
-    {"--mode", "MODE", "subset (default) | seeds (K networks from K seeds, all parameters)", NULL}, \
+    {"--mode", "MODE", "subset (default) | full (one network, all parameters trained on: K snapshots) | seeds (K networks from K seeds)", NULL}, \
     {"-K", "N", "number of checkpoints (default 200)", NULL},                                 \
     {"--epochs", "E", "training epochs of the base network (default 6)", NULL},               \
     {"--batch", "B", "SGD batch size (default 128)", NULL},                                   \
@@ -27,7 +27,11 @@
 
 #define MODEL_OPTIONS                                                                        \
     {"--normalize", "KIND", "vectors before the autoencoder: dim (default; z-score per dimension) | tensor | none (paper)", NULL}, \
-    {"--preset", "NAME", "autoencoder preset: small (default) | medium", NULL},               \
+    {"--preset", "NAME", "autoencoder: small | medium (the paper's 1-D CNN) | whole (whole networks; default for full and seeds collects)", NULL}, \
+    {"--chunk", "W", "whole-network autoencoder: values per chunk (preset whole: 256)", NULL}, \
+    {"--chunk-code", "C", "whole-network autoencoder: code values per chunk (4)", NULL},    \
+    {"--hidden", "H", "whole-network autoencoder: width of its mixing layers (256)", NULL},  \
+    {"--latent", "L", "whole-network autoencoder: latent length (16)", NULL},               \
     {"--fold", "F", "autoencoder fold rate (stride)", NULL},                                  \
     {"--kernel", "K", "autoencoder kernel size", NULL},                                       \
     {"--enc", "C0,C1,C2,C3", "encoder channels", NULL},                                      \
@@ -62,8 +66,15 @@
 void collect_from_opts(pd_collect_opts *o, const cli_opt *opts);
 /* DIR/manifest.json, or a scan of DIR's safetensors with --params */
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m);
-/* fills c from options; returns 0 or an exit code */
-int model_from_opts(pd_model_config *c, const cli_opt *opts);
+/* fills c from options; returns 0 or an exit code. whole: the data are
+ * whole networks, whose default autoencoder is the preset "whole" */
+int model_from_opts(pd_model_config *c, const cli_opt *opts, int whole);
+/* a full or seeds collect, or external checkpoints of more than
+ * WHOLE_NETWORK_D values (the paper's CNN would cost seconds a step) */
+#define WHOLE_NETWORK_D 20000
+int whole_networks(const pd_manifest *m);
+/* the same from --mode */
+int whole_mode_option(const cli_opt *opts);
 int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta);
 /* train on the first K checkpoints of dir (K = 0: all) into model_dir;
  * returns 0 or an exit code */

@@ -16,6 +16,16 @@
 #include "app/manifest.h"
 #include "engine/train/classify.h"
 
+const char *pd_collect_mode_name(pd_collect_mode m) {
+    return m == PD_COLLECT_SEEDS ? "seeds" : m == PD_COLLECT_FULL ? "full" : "subset";
+}
+
+int pd_collect_mode_parse(const char *name) {
+    for (int m = PD_COLLECT_SUBSET; m <= PD_COLLECT_FULL; m++)
+        if (name && !strcmp(name, pd_collect_mode_name((pd_collect_mode)m))) return m;
+    return -1;
+}
+
 void pd_collect_defaults(pd_collect_opts *o) {
     memset(o, 0, sizeof *o);
     o->data_dir = PD_DATA_DIR_DEFAULT;
@@ -236,8 +246,9 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed);
         if (st) return st;
     }
-    /* frozen prefix: cache its output once */
-    int cut = pd_net_cut_stage(net);
+    /* frozen prefix: cache its output once (full mode: none, the whole
+     * network trains) */
+    int cut = o->mode == PD_COLLECT_FULL ? 0 : pd_net_cut_stage(net);
     float *ftrain = NULL, *ftest = NULL, *feval = NULL;
     pd_feats ctrain, ctest, ceval;
     st = pd_compute_features(net, g, train, cut, 500, &ftrain, &ctrain);
@@ -290,10 +301,33 @@ done:
     return st;
 }
 
+/* the network with every trainable tensor selected (buffers, the frozen
+ * BatchNorm statistics, stay out of the vector) */
+static pd_status create_all_trainable(pd_net *net, const pd_net_config *cfg) {
+    const char *all[] = {"*"};
+    pd_status st = pd_net_create(net, cfg, all, 1); /* to learn the names */
+    if (st) return st;
+    size_t n = 0;
+    const char **names = malloc(net->params.count * sizeof *names + 1);
+    char *store = malloc(net->params.count * PD_NAME_MAX + 1);
+    if (!names || !store) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < net->params.count; i++)
+        if (!(net->params.t[i].flags & PD_BUFFER)) {
+            snprintf(store + n * PD_NAME_MAX, PD_NAME_MAX, "%s", net->params.t[i].name);
+            names[n] = store + n * PD_NAME_MAX;
+            n++;
+        }
+    pd_net_free(net);
+    if (!st) st = pd_net_create(net, cfg, names, n);
+    free(names);
+    free(store);
+    return st;
+}
+
 pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     pd_collect_report local;
     pd_collect_report *rep = report ? report : &local;
-    if (o->K == 0 || o->batch == 0 || o->epochs < 0 || (o->mode == PD_COLLECT_SUBSET && o->every <= 0))
+    if (o->K == 0 || o->batch == 0 || o->epochs < 0 || (o->mode != PD_COLLECT_SEEDS && o->every <= 0))
         return pd_fail(PD_ERR_ARG, "collect: K, batch and --every must be positive");
     /* inputs (data, network) are checked before the output directory is
      * created, so a refused run leaves nothing behind */
@@ -314,6 +348,7 @@ pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     pd_net net;
     const char *all[] = {"*"};
     if (o->mode == PD_COLLECT_SEEDS) st = pd_net_create(&net, &cfg, all, 1);
+    else if (o->mode == PD_COLLECT_FULL) st = create_all_trainable(&net, &cfg);
     else st = pd_net_create(&net, &cfg, o->patterns, o->npatterns);
     pd_graph *g = pd_graph_new();
     if (!st && !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");

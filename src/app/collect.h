@@ -24,7 +24,16 @@
 #include "engine/nn/net.h"
 #include "app/collect_report.h"
 
-typedef enum { PD_COLLECT_SUBSET, PD_COLLECT_SEEDS } pd_collect_mode;
+/* subset: train a network, then only the selected tensors, K snapshots;
+ * full: train a network, then all its parameters, K snapshots (the
+ * authors' code for entire networks); seeds: K networks from K seeds (the
+ * paper's Table 3). In subset and full mode BatchNorm runs in evaluation
+ * mode after the base training: every snapshot shares the base network's
+ * running statistics, which stay out of the vector. */
+typedef enum { PD_COLLECT_SUBSET, PD_COLLECT_SEEDS, PD_COLLECT_FULL } pd_collect_mode;
+/* "subset" | "seeds" | "full"; parse returns -1 for another name */
+const char *pd_collect_mode_name(pd_collect_mode m);
+int pd_collect_mode_parse(const char *name);
 
 typedef struct {
     const char *data_dir;   /* dataset directory */

@@ -27,7 +27,7 @@ pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "pdiff-collect");
     cJSON_AddStringToObject(root, "version", PDIFF_VERSION);
-    cJSON_AddStringToObject(root, "mode", o->mode == PD_COLLECT_SEEDS ? "seeds" : "subset");
+    cJSON_AddStringToObject(root, "mode", pd_collect_mode_name(o->mode));
     cJSON *jn = cJSON_AddObjectToObject(root, "network");
     cJSON_AddStringToObject(jn, "arch", net->cfg.arch);
     cJSON_AddNumberToObject(jn, "width", net->cfg.width);
@@ -48,6 +48,10 @@ pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
     cJSON_AddNumberToObject(jt, "subset_lr", o->subset_lr);
     cJSON_AddNumberToObject(jt, "every", (double)o->every);
     cJSON_AddBoolToObject(jt, "augment", o->augment);
+    /* how the snapshots treat BatchNorm's running statistics (README, docs/method.md §1) */
+    cJSON_AddStringToObject(jt, "bn_running_stats",
+                            o->mode == PD_COLLECT_SEEDS ? "each network's own, in the vector"
+                                                        : "frozen at the base network's");
     cJSON_AddStringToObject(jt, "bn_running_stats", "frozen while collecting");
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);

@@ -5,6 +5,7 @@
  * range of the parameter buffer.
  */
 #include "model/ae.h"
+#include "model/ae_chunk.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +23,18 @@ void pd_ae_preset(pd_ae_config *c, const char *name, size_t D) {
     c->lat_noise = 0.1f;
     c->norm = PD_NORM_INSTANCE;
     c->kl_weight = 1e-3f;
-    if (name && strcmp(name, "medium") == 0) {
+    if (name && strcmp(name, "whole") == 0) {
+        /* whole networks (docs/method.md §3b); fold/k/channels unused */
+        c->fold = 3;
+        c->k = 3;
+        const size_t e[4] = {2, 2, 2, 2}, d[4] = {2, 64, 64, 8};
+        memcpy(c->enc, e, sizeof e);
+        memcpy(c->dec, d, sizeof d);
+        c->chunk = 256;
+        c->chunk_code = 4;
+        c->hidden = 256;
+        c->latent = 16;
+    } else if (name && strcmp(name, "medium") == 0) {
         c->fold = 5;
         c->k = 5;
         const size_t e[4] = {4, 4, 4, 4}, d[4] = {4, 256, 256, 8};
@@ -182,6 +194,13 @@ pd_status pd_ae_create(pd_ae *ae, const pd_ae_config *cfg) {
     pd_params_init(&ae->params);
     ae->cfg = *cfg;
     const pd_ae_config *c = &ae->cfg;
+    if (c->chunk) { /* the whole-network kind (ae_chunk.h) */
+        pd_status s = c->D ? pd_ae_chunk_create(ae)
+                           : pd_fail(PD_ERR_ARG, "autoencoder: D must be positive");
+        if (s == PD_OK) s = pd_params_finalize(&ae->params, NULL);
+        if (s != PD_OK) pd_params_free(&ae->params);
+        return s;
+    }
     if (c->D == 0 || c->fold < 1 || c->k < 1)
         return pd_fail(PD_ERR_ARG, "autoencoder: D, fold and kernel must be positive");
     for (int i = 0; i < 4; i++)
@@ -240,6 +259,8 @@ void pd_ae_init(pd_ae *ae, pd_rng *rng) {
         /* the bias follows its weight and shares its fan-in */
         const pd_tensor *w = (len > 5 && strcmp(t->name + len - 5, ".bias") == 0) ? t - 1 : t;
         size_t fan_in = w->shape[1] * (w->ndim == 3 ? w->shape[2] : 1);
+        /* a chunk map (T, out, in) is T linear layers of fan-in `in` */
+        if (strncmp(w->name, "chunk_", 6) == 0) fan_in = w->shape[2];
         float bound = fan_in ? 1.0f / sqrtf((float)fan_in) : 0.0f;
         for (size_t j = 0; j < t->numel; j++)
             t->data[j] = (2.0f * pd_rng_uniform(rng) - 1.0f) * bound;
@@ -336,6 +357,7 @@ static pd_val *encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *rng,
     pd_val *h = pd_g_view(g, x, 3, (size_t[]){B, 1, D});
     if (rng && ae->cfg.in_noise != 0.0f) h = add_noise(ae, g, h, rng, ae->cfg.in_noise);
     h = pd_g_resize_last(g, h, ae->real);
+    if (ae->cfg.chunk) return pd_ae_chunk_encode(ae, g, pd_g_view(g, h, 2, (size_t[]){B, ae->real}));
     if (ae->cfg.fc) h = pd_g_view(g, h, 2, (size_t[]){B, ae->real});
     pd_val *pre = NULL;
     for (int i = 0; i < 4 && h; i++) {
@@ -367,6 +389,12 @@ pd_val *pd_ae_encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *noise
 pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train) {
     const size_t B = z->shape[0], D = ae->cfg.D;
     if (z->numel != B * ae->latent_c * ae->latent_l) return NULL;
+    if (ae->cfg.chunk) {
+        pd_val *r = pd_ae_chunk_decode(ae, g, z);
+        if (!r) return NULL;
+        r = pd_g_resize_last(g, pd_g_view(g, r, 3, (size_t[]){B, 1, ae->real}), D);
+        return pd_g_view(g, r, 2, (size_t[]){B, D});
+    }
     pd_val *h = ae->cfg.fc ? pd_g_view(g, z, 2, (size_t[]){B, z->numel / B})
                            : pd_g_view(g, z, 3, (size_t[]){B, ae->latent_c, ae->latent_l});
     for (int i = 0; i < 4 && h; i++) {

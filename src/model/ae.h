@@ -60,7 +60,8 @@
 
 /* pd_norm_kind and pd_ae_config are public (pdiff.h) */
 
-/* "small": f=3 k=3 c=[2,2,2,2] d=[2,64,64,8]; "medium": f=5 k=5
+/* "whole": the whole-network kind (ae_chunk.h), chunk 256, code 4, hidden
+ * 256, latent 16; "small": f=3 k=3 c=[2,2,2,2] d=[2,64,64,8]; "medium": f=5 k=5
  * c=[4,4,4,4] d=[4,256,256,8]; both a=0.001 b=0.1, mixing, instance norm,
  * conv, no VAE (kl_weight 1e-3 if one is switched on). Unknown names give
  * the small preset. */

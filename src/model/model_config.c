@@ -71,9 +71,9 @@ pd_status pd_model_config_recipe(pd_model_config *c, const char *name) {
 /* a preset sets fold, kernel and channels; noise and ablation switches
  * chosen before are kept */
 static pd_status set_preset(pd_model_config *c, const char *name) {
-    if (strcmp(name, "small") != 0 && strcmp(name, "medium") != 0)
-        return pd_fail(PD_ERR_ARG, "preset: unknown autoencoder preset '%s' (small, medium)",
-                       name);
+    if (strcmp(name, "small") != 0 && strcmp(name, "medium") != 0 && strcmp(name, "whole") != 0)
+        return pd_fail(PD_ERR_ARG, "preset: unknown autoencoder preset '%s' (small, medium, "
+                                   "whole)", name);
     pd_ae_config keep = c->ae;
     pd_ae_preset(&c->ae, name, keep.D);
     c->ae.in_noise = keep.in_noise;
@@ -135,6 +135,11 @@ static const field fields[] = {
     {"ckpt_every", "training", "ckpt_every", F_LONG, 1, 1e9, OFF(ckpt_every), NULL, 0},
     {"log_every", "training", "log_every", F_LONG, 1, 1e9, OFF(log_every), NULL, 1},
     {"seed", "training", "seed", F_SEED, 0, 0, OFF(seed), NULL, 0},
+    /* the whole-network kind; absent (0) in configs of the paper's kind */
+    {"chunk", "autoencoder", "chunk", F_SIZE, 0, 1 << 20, OFF(ae.chunk), NULL, 1},
+    {"chunk_code", "autoencoder", "chunk_code", F_SIZE, 0, 4096, OFF(ae.chunk_code), NULL, 1},
+    {"hidden", "autoencoder", "hidden", F_SIZE, 0, 65536, OFF(ae.hidden), NULL, 1},
+    {"latent", "autoencoder", "latent", F_SIZE, 0, 65536, OFF(ae.latent), NULL, 1},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -322,6 +327,12 @@ char *pd_model_config_json(const pd_model_config *c, size_t D) {
     cJSON_AddBoolToObject(ae, "fc", c->ae.fc);
     cJSON_AddBoolToObject(ae, "vae", c->ae.vae);
     cJSON_AddNumberToObject(ae, "kl_weight", c->ae.kl_weight);
+    if (c->ae.chunk) { /* only then: configs of the paper's kind stay as they were */
+        cJSON_AddNumberToObject(ae, "chunk", (double)c->ae.chunk);
+        cJSON_AddNumberToObject(ae, "chunk_code", (double)c->ae.chunk_code);
+        cJSON_AddNumberToObject(ae, "hidden", (double)c->ae.hidden);
+        cJSON_AddNumberToObject(ae, "latent", (double)c->ae.latent);
+    }
     cJSON *dn = cJSON_AddObjectToObject(r, "denoiser");
     add_sizes(dn, "channels", c->den_ch, 4);
     cJSON *df = cJSON_AddObjectToObject(r, "diffusion");
@@ -357,8 +368,9 @@ static pd_status parse_field(const cJSON *root, const field *f, const char *labe
     case F_PRESET: {
         if (!cJSON_IsString(x)) return pd_fail(PD_ERR_FORMAT, "%s: %s: not a string", label, name);
         if (f->type == F_PRESET) {
-            if (enum_index((const char *const[]){"small", "medium", NULL}, x->valuestring) < 0)
-                return pd_fail(PD_ERR_FORMAT, "%s: %s: unknown value '%s' (small, medium)",
+            if (enum_index((const char *const[]){"small", "medium", "whole", NULL},
+                           x->valuestring) < 0)
+                return pd_fail(PD_ERR_FORMAT, "%s: %s: unknown value '%s' (small, medium, whole)",
                                label, name, x->valuestring);
             snprintf(c->ae_preset, sizeof c->ae_preset, "%s", x->valuestring);
             return PD_OK;
