@@ -204,7 +204,7 @@ typedef struct {
 
 typedef struct {
     pd_normalize_kind normalize;
-    char ae_preset[16];    /* "small" | "medium" (pd_model_config_set "preset") */
+    char ae_preset[16];    /* "small" | "medium" | "whole" (pd_model_config_set "preset") */
     pd_ae_config ae;
     size_t den_ch[4];      /* denoiser channels */
     size_t T;              /* diffusion steps */
@@ -230,7 +230,9 @@ PD_API void pd_model_config_default(pd_model_config *c, size_t D);
  * 30 000 + 30 000 steps, full denoiser channels) */
 PD_API pd_status pd_model_config_recipe(pd_model_config *c, const char *name);
 /* sets one field by name, the value as text: what bindings use. Keys:
- * normalize (none|tensor|dim), preset (small|medium), fold, kernel, enc,
+ * normalize (none|tensor|dim), preset (small|medium|whole: sets the kind,
+ * sizes and input noise, so set it first), chunk, chunk_code, hidden,
+ * latent, fold, kernel, enc,
  * dec, den_channels ("a,b,c,d"), in_noise, latent_noise, additive_noise,
  * norm (instance|batch|group|none), groups, fc, vae (0|1|true|false),
  * kl_weight, T, beta_start, beta_end, ae_steps, ddpm_steps, lr,

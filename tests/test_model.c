@@ -17,6 +17,7 @@
 
 #include "testutil.h"
 #include "engine/io/safetensors.h"
+#include "model/train_state.h"
 
 enum { K = 8, D = 100, N = 5 };
 
@@ -187,6 +188,51 @@ static void test_unwritable_log_is_an_error(void **state) {
     free(V);
 }
 
+/* a resumed log that starts short keeps every later line whole (a resumed
+ * training once wrote lines cut off at the first buffer growth: found by
+ * tests/kill_resume.sh) */
+static void test_resumed_log_grows(void **state) {
+    (void)state;
+    char *dir = scratch("log");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char path[512];
+    const char *first = "{\"stage\":\"autoencoder\",\"step\":1,\"loss\":1}\n";
+    snprintf(path, sizeof path, "%s/train_log.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(first, f);
+    fputs("{\"stage\":\"autoencoder\",\"step\":2,\"loss\":9}\n", f); /* after the state */
+    fclose(f);
+    pd_params p;
+    pd_params_init(&p);
+    assert_int_equal(pd_params_add(&p, "w", 1, (size_t[]){3}, PD_TRAINABLE), PD_OK);
+    assert_int_equal(pd_params_finalize(&p, NULL), PD_OK);
+    assert_int_equal(pd_params_alloc_state(&p), PD_OK);
+    pd_rng rng;
+    pd_rng_seed(&rng, 1, 0);
+    pd_train_state s = {&p, NULL, &rng, 1, 0.0, 0, (long long)strlen(first)};
+    snprintf(path, sizeof path, "%s/ae_state.safetensors", dir);
+    assert_int_equal(pd_train_state_save(path, &s), PD_OK);
+    pd_train_log log;
+    assert_int_equal(pd_train_log_open(&log, dir), PD_OK);
+    assert_int_equal(log.len, strlen(first)); /* the line after the state is cut */
+    for (long k = 2; k < 2000; k++)
+        assert_int_equal(pd_train_log_line(&log, "autoencoder", k, 0.5), PD_OK);
+    assert_int_equal(pd_train_log_flush(&log), PD_OK);
+    char want[128];
+    size_t at = strlen(first);
+    for (long k = 2; k < 2000; k++) {
+        int n = snprintf(want, sizeof want, "{\"stage\":\"autoencoder\",\"step\":%ld,\"loss\":0.5}\n", k);
+        assert_true(at + (size_t)n <= log.len);
+        if (memcmp(log.buf + at, want, (size_t)n) != 0) fail_msg("line %ld damaged", k);
+        at += (size_t)n;
+    }
+    assert_int_equal(at, log.len);
+    pd_train_log_free(&log);
+    pd_params_free(&p);
+    tu_rm_tree(dir);
+}
+
 static void test_config_by_name(void **state) {
     (void)state;
     pd_model_config c;
@@ -287,6 +333,7 @@ int main(void) {
         cmocka_unit_test(test_state_dir_same_model),
         cmocka_unit_test(test_bad_state_is_an_error),
         cmocka_unit_test(test_unwritable_log_is_an_error),
+        cmocka_unit_test(test_resumed_log_grows),
         cmocka_unit_test(test_config_by_name),
         cmocka_unit_test(test_config_json_names_the_field),
     };

@@ -23,6 +23,7 @@ void collect_from_opts(pd_collect_opts *o, const cli_opt *opts) {
         }
         o->mode = (pd_collect_mode)m;
     }
+    if (o->mode == PD_COLLECT_FULL) o->subset_lr = PD_COLLECT_FULL_LR;
     o->K = (size_t)cli_long(opts, "-K", (long)o->K);
     o->epochs = (int)cli_long(opts, "--epochs", o->epochs);
     o->batch = (size_t)cli_long(opts, "--batch", (long)o->batch);

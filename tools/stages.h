@@ -20,7 +20,7 @@
     {"--epochs", "E", "training epochs of the base network (default 6)", NULL},               \
     {"--batch", "B", "SGD batch size (default 128)", NULL},                                   \
     {"--lr", "LR", "base training learning rate, cosine schedule (default 0.05)", NULL},     \
-    {"--subset-lr", "LR", "learning rate while collecting the subset (default 0.05)", NULL}, \
+    {"--subset-lr", "LR", "learning rate while collecting snapshots (default 0.05; full mode 0.01)", NULL}, \
     {"--every", "STEPS", "subset SGD steps between snapshots (default 10)", NULL},           \
     {"--augment", NULL, "random crop + horizontal flip while training the base network (CIFAR)", NULL}, \
     {"--seed", "S", "random seed (default 0)", NULL}

@@ -185,7 +185,9 @@ def _config(D, options):
         recipe = options.pop("recipe", None)
         if recipe is not None:
             _check(_cfg_recipe(cfg, str(recipe).encode()))
-        for key, value in options.items():
+        # a preset sets sizes and input noise: first, so the other keys win
+        items = sorted(options.items(), key=lambda kv: kv[0] != "preset")
+        for key, value in items:
             if isinstance(value, bool):
                 value = "1" if value else "0"
             elif isinstance(value, (list, tuple)):

@@ -68,15 +68,15 @@ pd_status pd_model_config_recipe(pd_model_config *c, const char *name) {
     return PD_OK;
 }
 
-/* a preset sets fold, kernel and channels; noise and ablation switches
- * chosen before are kept */
+/* a preset sets the autoencoder's kind and sizes (fold, kernel, channels,
+ * chunk sizes) and its input noise; the latent noise and the ablation
+ * switches chosen before are kept (set a preset first, then the rest) */
 static pd_status set_preset(pd_model_config *c, const char *name) {
     if (strcmp(name, "small") != 0 && strcmp(name, "medium") != 0 && strcmp(name, "whole") != 0)
         return pd_fail(PD_ERR_ARG, "preset: unknown autoencoder preset '%s' (small, medium, "
                                    "whole)", name);
     pd_ae_config keep = c->ae;
     pd_ae_preset(&c->ae, name, keep.D);
-    c->ae.in_noise = keep.in_noise;
     c->ae.lat_noise = keep.lat_noise;
     c->ae.additive_noise = keep.additive_noise;
     c->ae.norm = keep.norm;

@@ -145,8 +145,9 @@ pd_status pd_train_log_open(pd_train_log *l, const char *dir) {
 }
 
 pd_status pd_train_log_line(pd_train_log *l, const char *stage, long step, double loss) {
-    if (l->len + 160 > l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1 << 16;
+    if (l->len + 160 > l->cap) { /* a line is at most ~100 bytes */
+        size_t cap = l->cap < (1 << 16) ? 1 << 16 : l->cap;
+        while (l->len + 160 > cap) cap *= 2;
         char *b = realloc(l->buf, cap);
         if (!b) return pd_fail(PD_ERR_NOMEM, "training log: out of memory");
         l->buf = b;
