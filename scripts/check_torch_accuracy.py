@@ -7,6 +7,9 @@ dataset and compare with the checkpoint's "test_acc" (and, in subset mode,
 base.safetensors with the test_acc of its metadata).
 
   check_torch_accuracy.py [--data DIR] [--index K] [--tol PP] COLLECT_DIR...
+  check_torch_accuracy.py --generated RUN_DIR...   (generated networks:
+      RUN/generated/gen_*.safetensors against RUN/results.json, whose
+      "generated" list holds pdiff eval's test accuracy of each)
 
 The dataset is read independently of pdiff (gzip + numpy; IDX, or CIFAR
 binary batches) and normalised the way src/engine/io/dataset.c does: pixels / 255,
@@ -122,7 +125,22 @@ def accuracy(model, x, y, batch=500):
     return 100.0 * correct / len(x)
 
 
-def check_dir(cdir, data, index, tol, cache):
+def check_generated(run, data, tol, cache):
+    """every generated network of a `pdiff run` directory: strict load,
+    PyTorch's accuracy = the one pdiff eval recorded"""
+    with open(os.path.join(run, "results.json")) as f:
+        gen = json.load(f)["generated"]
+    files = sorted(n for n in os.listdir(os.path.join(run, "generated"))
+                   if n.startswith("gen_") and n.endswith(".safetensors"))
+    if len(files) != len(gen):
+        print("FAIL %s: %d generated files, %d in results.json" % (run, len(files), len(gen)))
+        return 1
+    entries = [{"file": os.path.join("..", "generated", n), "test_acc": g["test_acc"]}
+               for n, g in zip(files, gen)]
+    return check_dir(os.path.join(run, "collect"), data, None, tol, cache, entries)
+
+
+def check_dir(cdir, data, index, tol, cache, entries=None):
     with open(os.path.join(cdir, "manifest.json")) as f:
         man = json.load(f)
     net = man["network"]
@@ -143,9 +161,9 @@ def check_dir(cdir, data, index, tol, cache):
         raise ValueError("%s: dataset shape %r, network expects %r" % (cdir, x.shape[1:], want))
     model = pdiff_torch.build(net["arch"], net["in_c"], net["in_h"], net["in_w"],
                               net["classes"], net.get("width", 0))
-    ckpts = list(man["checkpoints"])
+    ckpts = list(entries if entries is not None else man["checkpoints"])
     picks = list(range(len(ckpts))) if index is None else [index]
-    if index is None and os.path.isfile(os.path.join(cdir, "base.safetensors")):
+    if entries is None and index is None and os.path.isfile(os.path.join(cdir, "base.safetensors")):
         # subset mode: the fully trained base network, accuracy in its metadata
         _, meta = pdiff_torch.load_safetensors(os.path.join(cdir, "base.safetensors"))
         if "test_acc" in meta:
@@ -163,7 +181,7 @@ def check_dir(cdir, data, index, tol, cache):
         print("%s %s/%s: pdiff %.4f%%  torch %.4f%%  diff %+.4f pp  %s"
               % ("ok  " if ok else "FAIL", cdir, e["file"], ref, acc, acc - ref,
                  net["arch"]))
-        if "test_acc" in meta and abs(float(meta["test_acc"]) - ref) > 1e-3:
+        if entries is None and "test_acc" in meta and abs(float(meta["test_acc"]) - ref) > 1e-3:
             print("FAIL %s: metadata test_acc %s != manifest %s" % (e["file"], meta["test_acc"], ref))
             bad += 1
     return bad
@@ -171,14 +189,20 @@ def check_dir(cdir, data, index, tol, cache):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("dirs", nargs="+", help="collect output directories")
+    ap.add_argument("dirs", nargs="+", help="collect output directories (run directories "
+                    "with --generated)")
+    ap.add_argument("--generated", action="store_true",
+                    help="check the generated networks of run directories")
     ap.add_argument("--data", help="dataset directory (default: manifest dataset.dir)")
     ap.add_argument("--index", type=int, help="check only checkpoint K (default: all)")
     ap.add_argument("--tol", type=float, default=0.05, help="tolerance in percentage points")
     a = ap.parse_args()
     torch.manual_seed(0)
     cache = {}
-    bad = sum(check_dir(d, a.data, a.index, a.tol, cache) for d in a.dirs)
+    if a.generated:
+        bad = sum(check_generated(d, a.data, a.tol, cache) for d in a.dirs)
+    else:
+        bad = sum(check_dir(d, a.data, a.index, a.tol, cache) for d in a.dirs)
     if bad:
         print("check_torch_accuracy: %d mismatch(es)" % bad, file=sys.stderr)
         sys.exit(1)
