@@ -66,6 +66,8 @@ want("dev_corr 1", abs(a["dev_corr"] - 1) < 1e-9)
 want("spread > 0", a["spread_rms"] > 0)
 want("gen_nn_l2_median 0", m["gen_nn_l2_median"] == 0)
 want("orig_nn_l2_median > 0", m["orig_nn_l2_median"] > 0)
+want("gen_mean_l2_median = orig_mean_l2_median > 0",
+     m["gen_mean_l2_median"] == m["orig_mean_l2_median"] > 0)
 want("gen max IoU 1", m["gen_max_iou_mean"] == 1)
 for k in ("best", "mean", "median", "worst"):
     want("pdiff %s = original %s" % (k, k), abs(p[k] - o[k]) < 1e-9)

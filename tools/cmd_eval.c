@@ -30,6 +30,8 @@ void print_results(const pd_eval_result *r) {
            r->iou_gen_orig_max);
     printf("L2 to nearest original: generated %.4g (median %.4g), originals %.4g (median %.4g)\n",
            r->dist_gen_nearest, r->gen_nn_l2_median, r->dist_orig_nearest, r->orig_nn_l2_median);
+    printf("L2 to the originals' mean (median): generated %.4g, originals %.4g\n",
+           r->gen_mean_l2_median, r->orig_mean_l2_median);
     if (r->has_ae) pd_ae_diag_print(&r->ae, "autoencoder", stdout);
     if (!r->nbase) {
         printf("baselines: not computed (--no-baselines)\n");

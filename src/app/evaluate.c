@@ -189,6 +189,8 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
     cJSON *mz = cJSON_AddObjectToObject(root, "memorization");
     cJSON_AddNumberToObject(mz, "gen_nn_l2_median", r->gen_nn_l2_median);
     cJSON_AddNumberToObject(mz, "orig_nn_l2_median", r->orig_nn_l2_median);
+    cJSON_AddNumberToObject(mz, "gen_mean_l2_median", r->gen_mean_l2_median);
+    cJSON_AddNumberToObject(mz, "orig_mean_l2_median", r->orig_mean_l2_median);
     cJSON_AddNumberToObject(mz, "gen_max_iou_mean", r->iou_gen_orig_max);
     cJSON_AddNumberToObject(mz, "matched_noise_acc", r->matched_noise_acc);
     cJSON_AddNumberToObject(mz, "matched_novelty_gain", r->matched_novelty_gain);
@@ -287,14 +289,44 @@ static pd_status write_results(const pd_eval_opts *o, const pd_eval_result *r,
            r->pdiff.mean, r->matched_novelty_gain);
     }
     MD("## Parameter space\n\nL2 distance to the nearest original: generated mean %.4g, "
-       "median %.4g; originals (to another original) mean %.4g, median %.4g.\n\n"
+       "median %.4g; originals (to another original) mean %.4g, median %.4g. To the "
+       "originals' mean (median): generated %.4g, originals %.4g.\n\n"
        "## Wall time (s)\n\ncollect %s, train %s, generate %s, eval %.1f\n",
        r->dist_gen_nearest, r->gen_nn_l2_median, r->dist_orig_nearest, r->orig_nn_l2_median,
-       pd_eval_secs(t[0], o->seconds[0]), pd_eval_secs(t[1], o->seconds[1]),
+       r->gen_mean_l2_median, r->orig_mean_l2_median, pd_eval_secs(t[0], o->seconds[0]), pd_eval_secs(t[1], o->seconds[1]),
        pd_eval_secs(t[2], o->seconds[2]), r->seconds_eval);
 #undef MD
     snprintf(path, sizeof path, "%s/results.md", o->out_dir);
     return pd_write_file_atomic(path, md, (size_t)n < sizeof md ? (size_t)n : sizeof md - 1);
+}
+
+/* medians of each row's L2 distance to the originals' element-wise mean */
+static pd_status distances_to_mean(const float *O, size_t K, const float *G, size_t N,
+                                   size_t D, pd_eval_result *r) {
+    r->gen_mean_l2_median = r->orig_mean_l2_median = NAN;
+    if (K == 0) return PD_OK;
+    float *mean = malloc(D * sizeof(float) + 1), *sd = malloc(D * sizeof(float) + 1);
+    double *d = malloc((K > N ? K : N) * sizeof(double) + 1);
+    if (!mean || !sd || !d) {
+        free(mean), free(sd), free(d);
+        return pd_fail(PD_ERR_NOMEM, "out of memory");
+    }
+    pd_column_moments(O, K, D, mean, sd);
+    for (int which = 0; which < 2; which++) {
+        const float *X = which ? G : O;
+        size_t n = which ? N : K;
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (size_t j = 0; j < D; j++) {
+                double e = (double)X[i * D + j] - mean[j];
+                s += e * e;
+            }
+            d[i] = sqrt(s); /* non-finite rows are left out, as everywhere */
+        }
+        if (n) (which ? &r->gen_mean_l2_median : &r->orig_mean_l2_median)[0] = stats(d, n).median;
+    }
+    free(mean), free(sd), free(d);
+    return PD_OK;
 }
 
 static const double noise_amps[PD_EVAL_NOISE_AMPS] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.2};
@@ -603,6 +635,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     r->orig_nn_l2_median = K > 1 ? stats(orig_nn, K).median : NAN;
     r->dist_gen_nearest = stats(gen_dist, N).mean;
     r->gen_nn_l2_median = stats(gen_dist, N).median;
+    if ((st = distances_to_mean(O, K, G, N, D, r))) goto free_cache;
     r->matched_noise_acc = r->matched_novelty_gain = NAN;
     if (o->baselines && N > 0) {
         st = run_baselines(o, r, &e, O, K, G, N, D, orig, &done_n, total);

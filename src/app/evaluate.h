@@ -62,6 +62,10 @@ typedef struct {
      * noise baseline's accuracy at p-diff's mean max IoU and p-diff's mean
      * accuracy minus it (pp) */
     double gen_nn_l2_median, orig_nn_l2_median, matched_noise_acc, matched_novelty_gain;
+    /* medians of the L2 distance to the originals' element-wise mean:
+     * generated vectors that sit at the mean (gen ≪ orig) are averages of
+     * the originals, copies sit where the originals do (gen ≈ orig) */
+    double gen_mean_l2_median, orig_mean_l2_median;
     int has_ae;             /* model_dir/reconstructed was there */
     pd_ae_diag ae;
     double seconds_eval;
