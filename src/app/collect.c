@@ -5,6 +5,7 @@
  */
 #include "app/collect.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,7 +284,11 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         st = pd_fit_steps(net, g, &ctrain, &fo, &rng, order, &cursor, &step, o->every, NULL);
         if (!st) st = pd_evaluate(net, g, &ctest, 1000, &te, NULL, rd.pred);
         if (!st) report_record(&rd, net, &ctest, k, te);
-        if (!st) st = pd_evaluate(net, g, &ceval, 1000, &tr, NULL, NULL);
+        /* full mode evaluates the whole network: `pdiff eval` measures the
+         * training-set accuracy anyway, so it is not measured twice */
+        tr = NAN;
+        if (!st && o->mode != PD_COLLECT_FULL)
+            st = pd_evaluate(net, g, &ceval, 1000, &tr, NULL, NULL);
         ckpt_path(path, sizeof path, o->out_dir, k);
         if (!st) st = save_ckpt(net, path, tr, te, step, o->seed);
         if (!st) st = save_state(o->out_dir, net, k + 1);
