@@ -6,7 +6,9 @@ results.json and collect/manifest.json (standard library only):
 
 Columns: the claim (selected vs original best, medians, models below the
 worst original), the autoencoder diagnostics, the collect report and the
-memorization figures.
+memorization figures; then a table like the paper's Table 3 (D, original
+/ ensemble / p-diff, wall time of each stage) with the distances to the
+originals' mean that tell averages from copies.
 """
 import json
 import os
@@ -66,6 +68,24 @@ def main(runs):
             cells = [f"{b[n]['test_acc']['mean']:.2f} / {b[n]['max_iou_mean']:.3f}" for n in names]
             print(f"| {name} | {r['pdiff']['mean']:.2f} / {r['similarity']['gen_orig_max']:.3f} | "
                   + " | ".join(cells) + " |")
+
+
+    print()
+    print("| run | D | original best / mean / median | ensemble | p-diff selected / best / mean / median "
+          "| L2 to originals' mean: generated / originals (median) | wall s: collect / train / generate / eval |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r, rep in rows:
+        o, p, m, t = r["original"], r["pdiff"], r.get("memorization", {}), r.get("seconds", {})
+        D = rep.get("D")
+        if D is None:
+            with open(os.path.join(runs[[x[0] for x in rows].index(name)], "collect",
+                                   "manifest.json")) as f:
+                D = json.load(f).get("D")
+        secs = " / ".join(fmt(t.get(k), ".0f") for k in ("collect", "train", "generate", "eval"))
+        print(f"| {name} | {D} | {o['best']:.2f} / {o['mean']:.2f} / {o['median']:.2f} | "
+              f"{r['ensemble']:.2f} | {p['selected']:.2f} / {p['best']:.2f} / {p['mean']:.2f} / "
+              f"{p['median']:.2f} | {fmt(m.get('gen_mean_l2_median'), '.4g')} / "
+              f"{fmt(m.get('orig_mean_l2_median'), '.4g')} | {secs} |")
 
 
 if __name__ == "__main__":

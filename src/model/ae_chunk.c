@@ -49,21 +49,23 @@ static pd_val *lrelu(pd_graph *g, pd_val *x) {
     return x ? pd_g_act(g, x, PD_ACT_LEAKY_RELU, CHUNK_SLOPE) : NULL;
 }
 
-/* nn.Linear by name prefix; NULL when x is */
-static pd_val *linear(pd_ae *ae, pd_graph *g, pd_val *x, const char *name) {
+typedef pd_val *(*weight_op)(pd_graph *g, pd_val *x, pd_val *w, pd_val *b);
+
+/* op(x, NAME.weight, NAME.bias): nn.Linear or the per-chunk map; NULL when x is */
+static pd_val *layer(pd_ae *ae, pd_graph *g, pd_val *x, const char *name, weight_op op) {
     char wn[PD_NAME_MAX], bn[PD_NAME_MAX];
     snprintf(wn, sizeof wn, "%s.weight", name);
     snprintf(bn, sizeof bn, "%s.bias", name);
     pd_val *w = param(ae, g, wn), *b = param(ae, g, bn);
-    return x && w && b ? pd_g_linear(g, x, w, b) : NULL;
+    return x && w && b ? op(g, x, w, b) : NULL;
+}
+
+static pd_val *linear(pd_ae *ae, pd_graph *g, pd_val *x, const char *name) {
+    return layer(ae, g, x, name, pd_g_linear);
 }
 
 static pd_val *chunk_linear(pd_ae *ae, pd_graph *g, pd_val *x, const char *name) {
-    char wn[PD_NAME_MAX], bn[PD_NAME_MAX];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
-    pd_val *w = param(ae, g, wn), *b = param(ae, g, bn);
-    return x && w && b ? pd_g_chunk_linear(g, x, w, b) : NULL;
+    return layer(ae, g, x, name, pd_g_chunk_linear);
 }
 
 pd_val *pd_ae_chunk_encode(pd_ae *ae, pd_graph *g, pd_val *x) {
