@@ -92,6 +92,26 @@ def ae_fixture(path, seed, B, **cfg_kw):
     write_fixture(path, [(n, a.numpy() if torch.is_tensor(a) else a) for n, a in arrays])
 
 
+def chunk_fixture(path, seed, B, D, chunk, code, hidden, latent):
+    """the whole-network autoencoder: forward and gradients, as ae_fixture"""
+    gen = torch.Generator().manual_seed(seed)
+    m = pm.ChunkAE(D, chunk, code, hidden, latent)
+    randomize(m, gen, 2.0)
+    m.double()
+    arrays = [("chunk_cfg", np.array([D, chunk, code, hidden, latent], dtype=np.float32))]
+    arrays += [("w." + k, v.clone().numpy()) for k, v in m.state_dict().items()]
+    x = (torch.randn(B, D, generator=gen) * 0.5).double()
+    zin = (torch.rand(B, 1, latent, generator=gen) * 2 - 1).double()
+    with torch.no_grad():
+        arrays += [("x", x), ("zin", zin), ("z", m.encode(x)), ("y", m.decode(zin))]
+    target = (torch.rand(B, D, generator=gen) * 2 - 1).double()
+    xg = x.clone().requires_grad_(True)
+    torch.nn.functional.mse_loss(m.decode(m.encode(xg)), target).backward()
+    arrays += [("target", target), ("gx", xg.grad)]
+    arrays += [("g." + k, p.grad.clone()) for k, p in m.named_parameters()]
+    write_fixture(path, [(n, a.numpy() if torch.is_tensor(a) else a) for n, a in arrays])
+
+
 def den_fixture(path, seed, B, L, T, ch):
     gen = torch.Generator().manual_seed(seed)
     m = pm.Denoiser(L, T, ch)
@@ -130,6 +150,8 @@ def main():
                enc=[4, 4, 4, 2], dec=[2, 6, 4, 4], norm="group", groups=2, fc=True)
     ae_fixture(os.path.join(out, "model_ae_gn_vae.bin"), 5, 3, D=40, fold=2, k=3,
                enc=[4, 4, 6, 2], dec=[2, 6, 4, 4], norm="group", groups=4, vae=True)
+    chunk_fixture(os.path.join(out, "model_ae_chunk.bin"), 8, 3, D=45, chunk=8, code=3,
+                  hidden=10, latent=4)
     den_fixture(os.path.join(out, "model_den.bin"), 6, 4, 6, 10, (4, 6, 8, 10))
     den_fixture(os.path.join(out, "model_den_l12.bin"), 7, 3, 12, 20, (6, 8, 12, 16))
     for f in sorted(os.listdir(out)):

@@ -220,6 +220,53 @@ class AE(nn.Module):
         return loss
 
 
+class ChunkLinear(nn.Module):
+    """a linear map of its own per chunk: x (B, T, in) → (B, T, out);
+    weight (T, out, in), bias (T, out)"""
+
+    def __init__(self, T, cin, cout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(T, cout, cin))
+        self.bias = nn.Parameter(torch.empty(T, cout))
+
+    def forward(self, x):
+        return torch.einsum("bti,toi->bto", x, self.weight) + self.bias
+
+
+class _Mix(nn.Module):
+    def __init__(self, a, b, c):
+        super().__init__()
+        self.fc1 = nn.Linear(a, b)
+        self.fc2 = nn.Linear(b, c)
+
+
+class ChunkAE(nn.Module):
+    """docs/method.md §3b whole-network autoencoder (src/model/ae_chunk.h),
+    state_dict names as the C side's. encode(x (B, D)) → (B, 1, L)."""
+
+    def __init__(self, D, chunk, code, hidden, latent):
+        super().__init__()
+        self.D, self.w, self.T = D, chunk, -(-D // chunk)
+        self.latent_c, self.latent_l = 1, latent
+        self.chunk_enc = ChunkLinear(self.T, chunk, code)
+        self.enc = _Mix(self.T * code, hidden, latent)
+        self.dec = _Mix(latent, hidden, self.T * code)
+        self.chunk_dec = ChunkLinear(self.T, code, chunk)
+
+    def encode(self, x):
+        B = x.shape[0]
+        h = F.pad(x, (0, self.T * self.w - self.D)).reshape(B, self.T, self.w)
+        h = F.leaky_relu(self.chunk_enc(h), SLOPE).reshape(B, -1)
+        h = self.enc.fc2(F.leaky_relu(self.enc.fc1(h), SLOPE))
+        return torch.tanh(h).reshape(B, 1, -1)
+
+    def decode(self, z):
+        B = z.shape[0]
+        h = F.leaky_relu(self.dec.fc1(z.reshape(B, -1)), SLOPE)
+        h = F.leaky_relu(self.dec.fc2(h), SLOPE).reshape(B, self.T, -1)
+        return self.chunk_dec(h).reshape(B, -1)[:, : self.D]
+
+
 class Block(nn.Module):
     def __init__(self, cin, cmid, cout, first):
         super().__init__()

@@ -28,8 +28,21 @@
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-/* config from the fixture's cfg array (layout: make_model_fixtures.py) */
+/* config from the fixture's cfg array (layout: make_model_fixtures.py), or
+ * its chunk_cfg (the whole-network kind: D, chunk, code, hidden, latent) */
 static void fx_config(const char *file, pd_ae_config *c) {
+    size_t nc = 0;
+    float *cc = tu_fixture(file, "chunk_cfg", &nc);
+    if (cc) {
+        assert_int_equal(nc, 5);
+        pd_ae_preset(c, "whole", (size_t)cc[0]);
+        c->chunk = (size_t)cc[1];
+        c->chunk_code = (size_t)cc[2];
+        c->hidden = (size_t)cc[3];
+        c->latent = (size_t)cc[4];
+        free(cc);
+        return;
+    }
     float *h = tu_fixture_need(file, "cfg", 15);
     pd_ae_preset(c, "small", (size_t)h[0]);
     c->fold = (int)h[1];
@@ -187,6 +200,7 @@ static void test_fixture_k4(void **st) { (void)st; check_fixture("model_ae_k4.bi
 static void test_fixture_batch(void **st) { (void)st; check_fixture("model_ae_bn.bin"); }
 static void test_fixture_group_fc(void **st) { (void)st; check_fixture("model_ae_gn_fc.bin"); }
 static void test_fixture_group_vae(void **st) { (void)st; check_fixture("model_ae_gn_vae.bin"); }
+static void test_fixture_chunk(void **st) { (void)st; check_fixture("model_ae_chunk.bin"); }
 
 /* ---- gradient check ------------------------------------------------------ */
 
@@ -273,7 +287,9 @@ static void gradcheck_ae(const pd_ae_config *cfg, size_t B, uint64_t seed, int c
     tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, ae.params.data, pg, ntrain, "parameters", GC_MEDIAN);
     if (check_input) tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, c.x, xg, B * cfg->D, "input", GC_MEDIAN_INPUT);
     /* the last tensors (decoder output layer) are checked densely too */
-    pd_tensor *last = pd_params_find(&ae.params, cfg->fc ? "dec.3.fc2.weight" : "dec.3.conv2.weight");
+    pd_tensor *last = pd_params_find(&ae.params, cfg->chunk ? "chunk_dec.weight"
+                                                 : cfg->fc  ? "dec.3.fc2.weight"
+                                                            : "dec.3.conv2.weight");
     assert_non_null(last);
     tu_gradcheck_stats(gc_loss, gc_loss_scale, &c, last->data, pg + last->offset, last->numel, "one weight", GC_MEDIAN);
     free(pg);
@@ -325,6 +341,17 @@ static void test_grad_vae_group(void **st) {
     c.norm = PD_NORM_GROUP;
     c.vae = 1;
     gradcheck_ae(&c, 2, 14, 1);
+}
+
+static void test_grad_chunk(void **st) {
+    (void)st;
+    pd_ae_config c;
+    pd_ae_preset(&c, "whole", 45);
+    c.chunk = 8;
+    c.chunk_code = 3;
+    c.hidden = 10;
+    c.latent = 4;
+    gradcheck_ae(&c, 3, 16, 1);
 }
 
 static void test_grad_none(void **st) {
@@ -524,7 +551,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_instance), cmocka_unit_test(test_fixture_k4),
         cmocka_unit_test(test_fixture_batch),    cmocka_unit_test(test_fixture_group_fc),
-        cmocka_unit_test(test_fixture_group_vae), cmocka_unit_test(test_grad_instance),
+        cmocka_unit_test(test_fixture_group_vae),
+        cmocka_unit_test(test_fixture_chunk), cmocka_unit_test(test_grad_chunk), cmocka_unit_test(test_grad_instance),
         cmocka_unit_test(test_grad_batch),       cmocka_unit_test(test_grad_group_fc),
         cmocka_unit_test(test_grad_vae_group),
         cmocka_unit_test(test_grad_none),    cmocka_unit_test(test_presets),
