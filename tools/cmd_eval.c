@@ -53,6 +53,15 @@ void print_results(const pd_eval_result *r) {
     if (!r->figures_ok) fprintf(stderr, "pdiff: warning: figures not drawn: %s\n", r->figures_error);
 }
 
+size_t baseline_n_from_opts(const cli_opt *opts, int whole) {
+    long n = cli_long(opts, "--baseline-n", whole ? WHOLE_NETWORK_BASELINE_N : 0);
+    if (n < 0) {
+        fprintf(stderr, "pdiff: --baseline-n must be >= 0\n");
+        exit(2);
+    }
+    return (size_t)n;
+}
+
 int cmd_eval(int argc, char **argv) {
     cli_opt opts[] = {{"--generated", "DIR", "generated models (default DIR/generated)", NULL},
                       {"--out", "DIR", "where results.json/md go (default DIR)", NULL},
@@ -60,6 +69,7 @@ int cmd_eval(int argc, char **argv) {
                       {"--model", "DIR", "model directory whose loss log is plotted (default DIR/model)", NULL},
                       {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
                       {"--no-baselines", NULL, "skip the baselines (noise, fine-tune, average, Gaussian)", NULL},
+                      BASELINE_N_OPTION,
                       {"--seed", "S", "random seed of the baselines (default 0)", NULL},
                       {0}};
     const char *usage =
@@ -86,6 +96,13 @@ int cmd_eval(int argc, char **argv) {
     o.model_dir = cli_get(opts, "--model") ? cli_get(opts, "--model") : model;
     o.eval_train = (size_t)cli_long(opts, "--eval-train", (long)o.eval_train);
     o.baselines = !cli_flag(opts, "--no-baselines");
+    pd_manifest m;
+    int whole = 0;
+    if (!load_manifest(pos[0], NULL, &m)) {
+        whole = whole_networks(&m);
+        pd_manifest_free(&m);
+    }
+    o.baseline_n = baseline_n_from_opts(opts, whole);
     o.seed = (uint64_t)cli_long(opts, "--seed", 0);
     o.progress = cli_progress();
     pd_eval_result r;

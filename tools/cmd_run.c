@@ -65,6 +65,7 @@ int cmd_run(int argc, char **argv) {
                       {"--config", "FILE", "repeat a run: options from its config.json", NULL},
                       {"--eval-train", "N", "training samples used for selection (default 10000)", NULL},
                       {"--no-baselines", NULL, "skip the baselines in eval (noise, fine-tune, average, Gaussian)", NULL},
+                      BASELINE_N_OPTION,
                       {0}};
     const char *usage =
         "usage: pdiff run [--data DIR] [--net NAME] [--params P] [-K N] [-n N] [--seed S] [--out DIR]\n\n"
@@ -148,6 +149,7 @@ int cmd_run(int argc, char **argv) {
     eo.model_dir = mdir;
     eo.eval_train = (size_t)cli_long(opts, "--eval-train", (long)eo.eval_train);
     eo.baselines = !cli_flag(opts, "--no-baselines");
+    eo.baseline_n = baseline_n_from_opts(opts, whole_mode_option(opts));
     eo.seed = co.seed;
     memcpy(eo.seconds, secs, sizeof secs);
     eo.progress = cli_progress();

@@ -55,6 +55,13 @@
     {"--ckpt-every", "N", "steps between resumable checkpoints (default 500)", NULL},        \
     {"--recipe", "paper", "the paper's Table 4 recipe (30k + 30k steps, full channels)", NULL}
 
+/* models per baseline in eval: all N, or 20 for whole networks (a whole
+ * forward pass each: 9 × 100 of them took longer than the rest of a run) */
+#define WHOLE_NETWORK_BASELINE_N 20
+#define BASELINE_N_OPTION \
+    {"--baseline-n", "N", "models per baseline (default: as many as generated; 20 for whole networks)", NULL}
+size_t baseline_n_from_opts(const cli_opt *opts, int whole);
+
 #define GENERATE_OPTIONS                                                                   \
     {"-n", "N", "number of models to generate (default 100)", NULL},                      \
     {"--sampler", "NAME", "ddpm (default) | ddim", NULL},                                  \

@@ -359,10 +359,17 @@ static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
  * generated model, its nearest original plus noise at each amplitude and
  * fine-tuned; then N means of 16 random originals and N per-coordinate
  * Gaussian draws */
+/* models per baseline: baseline_n (0: as many as generated models) */
+static size_t baseline_count(const pd_eval_opts *o, size_t N) {
+    return o->baseline_n && o->baseline_n < N ? o->baseline_n : N;
+}
+
 static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluator *e,
                                const float *O, size_t K, const float *G, size_t N, size_t D,
                                const model_eval *orig, long *done_n, long total) {
     r->nbase = PD_EVAL_BASELINES;
+    /* each baseline's models, one per generated model up to baseline_n */
+    const size_t NB = baseline_count(o, N);
     for (size_t b = 0; b < PD_EVAL_BASELINES; b++) {
         pd_eval_baseline *x = &r->base[b];
         x->amp = b < PD_EVAL_NOISE_AMPS ? noise_amps[b] : NAN;
@@ -383,7 +390,7 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
     pd_rng_seed(&rng, o->seed, 30);
     pd_net_set_trainable(&e->net, 1);
     if (!st) st = pd_params_alloc_state(&e->net.params);
-    for (size_t i = 0; i < N && !st; i++) {
+    for (size_t i = 0; i < NB && !st; i++) {
         if (!finite_vec(G + i * D, D)) continue;
         double dd;
         size_t k = pd_nearest_row(G + i * D, O, K, D, (size_t)-1, &dd);
@@ -410,7 +417,7 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
     }
     pd_rng_seed(&rng, o->seed, 31);
-    for (size_t i = 0; i < N && !st; i++) {
+    for (size_t i = 0; i < NB && !st; i++) {
         pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
         st = eval_baseline(e, tmp, O, orig, K, D, &r->base[AVG], i);
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
@@ -419,7 +426,7 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
     float *mean = st ? NULL : malloc(D * sizeof(float));
     if (!st && !mean) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) pd_column_moments(O, K, D, mean, sd);
-    for (size_t i = 0; i < N && !st; i++) {
+    for (size_t i = 0; i < NB && !st; i++) {
         pd_baseline_gaussian(mean, sd, D, &rng, tmp);
         st = eval_baseline(e, tmp, O, orig, K, D, &r->base[GAUSS], i);
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
@@ -564,7 +571,8 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
-    long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * N : 0)), done_n = 0;
+    long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
+         done_n = 0;
     for (size_t k = 0; k < K && !st; k++) {
         st = eval_vector(&e, O + k * D, 1, &orig[k]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);

@@ -23,6 +23,9 @@ typedef struct {
     const char *model_dir;  /* NULL or the model (its loss log is plotted) */
     size_t eval_train;      /* training samples used to select (default 10000) */
     int baselines;          /* noise-added and fine-tuned nearest originals */
+    size_t baseline_n;      /* models per baseline (0: as many as generated;
+                             * pdiff's CLI: 20 for whole networks, where one
+                             * evaluation is a whole forward pass) */
     long finetune_steps;
     uint64_t seed;
     double seconds[3];      /* collect, train, generate wall times (NaN unknown) */
