@@ -52,7 +52,6 @@ pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
     cJSON_AddStringToObject(jt, "bn_running_stats",
                             o->mode == PD_COLLECT_SEEDS ? "each network's own, in the vector"
                                                         : "frozen at the base network's");
-    cJSON_AddStringToObject(jt, "bn_running_stats", "frozen while collecting");
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     cJSON_AddStringToObject(root, "seed", seed);
@@ -182,6 +181,14 @@ pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m)
         m->params[i++] = dup_str(e->valuestring);
     }
     if (!get_size(root, "D", &m->D, (size_t)1 << 32) || m->D == 0) BAD("%s: 'D' missing or invalid", label);
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(root, "report");
+    pd_collect_report *rp = &m->report;
+    if (cJSON_IsObject(jr) && get_num(jr, "spread_rms", &rp->spread_rms) &&
+        get_num(jr, "test_acc_min", &rp->acc_min) && get_num(jr, "test_acc_max", &rp->acc_max) &&
+        get_num(jr, "one_test_sample", &rp->acc_step) && get_num(jr, "wrong_iou_mean", &rp->iou_mean)) {
+        rp->one_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(jr, "effectively_one_model"));
+        m->has_report = 1;
+    }
     const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "checkpoints");
     if (!cJSON_IsArray(jc) || cJSON_GetArraySize(jc) < 1)
         BAD("%s: 'checkpoints' must be a non-empty array", label);
@@ -190,6 +197,8 @@ pd_status pd_manifest_parse(const char *text, const char *label, pd_manifest *m)
     m->train_acc = calloc(m->K, sizeof(double));
     m->test_acc = calloc(m->K, sizeof(double));
     if (!m->files || !m->train_acc || !m->test_acc) BAD("%s: out of memory", label);
+    rp->K = m->K;
+    rp->D = m->D;
     i = 0;
     cJSON_ArrayForEach(e, jc) {
         const cJSON *file = cJSON_GetObjectItemCaseSensitive(e, "file");

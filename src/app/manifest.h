@@ -24,6 +24,8 @@ typedef struct {
     size_t K;
     char **files;           /* checkpoint file names (relative to dir) */
     double *train_acc, *test_acc; /* per checkpoint, percent (NaN unknown) */
+    int has_report;         /* collect's report (collect_report.h) was there */
+    pd_collect_report report;
 } pd_manifest;
 
 pd_status pd_manifest_write_collect(const pd_collect_opts *o, const pd_net *net,
