@@ -27,6 +27,7 @@
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
 #include "ref/ref.h"
+#include "bench_time.h"
 #include "pdiff.h"
 
 #define BATCH 200
@@ -35,16 +36,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static float *falloc(size_t n) {
@@ -152,7 +143,7 @@ static double time_median(void (*fn)(layer_run *), layer_run *r, int both) {
         if (both) run_backward(r);
         t[i] = now() - t0;
     }
-    return median(t, reps);
+    return bench_median(t, reps);
 }
 
 /* ---- the sgemm yardstick ------------------------------------------------ */
@@ -176,7 +167,7 @@ static double yard_sample(yardstick *y, int reps) {
                     YARD_N);
         t[i] = now() - t0;
     }
-    double g = 2.0 * YARD_N * YARD_N * YARD_N / median(t, reps) * 1e-9;
+    double g = 2.0 * YARD_N * YARD_N * YARD_N / bench_median(t, reps) * 1e-9;
     if (y->ns < YARD_MAX) y->samples[y->ns++] = g;
     return g;
 }
@@ -207,7 +198,7 @@ static void bench_layer(const layer *l, yardstick *y, totals *tot, pd_rng *rng) 
 
 static void summary(const char *name, const totals *t, yardstick *y) {
     double gf = t->flop_f / t->time_f * 1e-9, gfb = t->flop_fb / t->time_fb * 1e-9;
-    double gemm = median(y->samples, y->ns);
+    double gemm = bench_median(y->samples, y->ns);
     y->ns = 0;
     printf("SUMMARY %-14s fwd %6.1f GF/s (%4.2f of sgemm)  fwd+bwd %6.1f GF/s "
            "(%4.2f of sgemm)  %.1f ms per fwd+bwd pass  [sgemm median %.1f]\n",

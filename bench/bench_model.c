@@ -18,26 +18,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "pdiff.h"
 #include "model/ae.h"
 #include "model/denoiser.h"
 #include "model/diffusion.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what) {
     fprintf(stderr, "bench_model: %s: %s\n", what, pd_last_error());
@@ -65,11 +50,11 @@ static void bench_ae(const char *preset, int reps) {
         if (pd_ae_train_step(&ae, g, V, B, &r, &OPT, step++, &loss) != PD_OK) die("ae step");
     if (!isfinite(loss)) die("ae loss");
     for (int i = 0; i < reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (pd_ae_train_step(&ae, g, V, B, &r, &OPT, step++, &loss) != PD_OK) die("ae step");
-        t[i] = now_ms() - t0;
+        t[i] = bench_now_ms() - t0;
     }
-    printf("ae_%s_D2048_B200  %.2f\n", preset, median(t, reps));
+    printf("ae_%s_D2048_B200  %.2f\n", preset, bench_median(t, reps));
     fflush(stdout);
     free(V);
     pd_graph_free(g);
@@ -105,12 +90,12 @@ static void bench_den(size_t L, int half, int reps) {
             die("ddpm step");
     if (!isfinite(loss)) die("ddpm loss");
     for (int i = 0; i < reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (pd_ddpm_train_step(&d, &df, g, Z, B, &r, &OPT, step++, ema, 0.9999f, &loss) != PD_OK)
             die("ddpm step");
-        t[i] = now_ms() - t0;
+        t[i] = bench_now_ms() - t0;
     }
-    printf("den_L%zu_%s_B200  %.2f\n", L, half ? "half" : "full", median(t, reps));
+    printf("den_L%zu_%s_B200  %.2f\n", L, half ? "half" : "full", bench_median(t, reps));
     fflush(stdout);
     free(Z);
     free(ema);
@@ -138,10 +123,10 @@ static void bench_sample(int ddim, size_t ddpm_T) {
     pd_graph *g = pd_graph_new();
     pd_rng r;
     pd_rng_seed(&r, 4, 0);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     pd_status s = ddim ? pd_ddim_sample(&d, NULL, &df, g, N, 50, 0.0f, &r, out, NULL, NULL)
                        : pd_ddpm_sample(&d, NULL, &df, g, N, &r, out, NULL, NULL);
-    double ms = (now_ms() - t0) * (ddim ? 1.0 : 1000.0 / (double)T);
+    double ms = (bench_now_ms() - t0) * (ddim ? 1.0 : 1000.0 / (double)T);
     if (s != PD_OK) die("sampling");
     for (size_t i = 0; i < N * L; i++)
         if (!(fabsf(out[i]) <= 1.0f)) die("sample outside [-1, 1]");

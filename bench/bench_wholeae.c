@@ -12,19 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "pdiff.h"
 #include "model/ae.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void die(const char *what) {
     fprintf(stderr, "bench_wholeae: %s: %s\n", what, pd_last_error());
@@ -48,11 +38,11 @@ static double step_ms(const char *preset, size_t D, size_t B, int reps) {
     double t[64], loss = 0;
     if (reps > 64) reps = 64;
     for (int i = -2; i < reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (pd_ae_train_step(&ae, g, V, B, &r, &opt, i + 3, &loss) != PD_OK) die("step");
-        if (i >= 0) t[i] = now_ms() - t0;
+        if (i >= 0) t[i] = bench_now_ms() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     pd_graph_free(g);
     pd_ae_free(&ae);
     free(V);
