@@ -42,7 +42,7 @@ int whole_mode_option(const cli_opt *opts) {
 int cmd_collect(int argc, char **argv) {
     cli_opt opts[] = {COLLECT_OPTIONS, {"--out", "DIR", "output directory (default collect)", NULL}, {0}};
     const char *usage =
-        "usage: pdiff collect [--data DIR] [--net NAME] [--params PATTERNS] [-K N] [--out DIR]\n\n"
+        "usage: pdiff collect [--data DIR] [--net NAME] [--mode subset|full|seeds] [--params PATTERNS] [-K N] [--out DIR]\n\n"
         "Trains a task network, then keeps training only the selected parameters\n"
         "and saves K snapshots (subset mode), keeps training all its parameters\n"
         "and saves K snapshots (full mode: BatchNorm statistics frozen at the\n"
