@@ -71,8 +71,11 @@ pd_status pd_model_config_recipe(pd_model_config *c, const char *name) {
 /* a preset sets the autoencoder's kind and sizes (fold, kernel, channels,
  * chunk sizes) and its input noise; the latent noise and the ablation
  * switches chosen before are kept (set a preset first, then the rest) */
+static const char *const preset_names[] = {"small", "medium", "whole", NULL};
+static int enum_index(const char *const *names, const char *s);
+
 static pd_status set_preset(pd_model_config *c, const char *name) {
-    if (strcmp(name, "small") != 0 && strcmp(name, "medium") != 0 && strcmp(name, "whole") != 0)
+    if (enum_index(preset_names, name) < 0)
         return pd_fail(PD_ERR_ARG, "preset: unknown autoencoder preset '%s' (small, medium, "
                                    "whole)", name);
     pd_ae_config keep = c->ae;
@@ -368,8 +371,7 @@ static pd_status parse_field(const cJSON *root, const field *f, const char *labe
     case F_PRESET: {
         if (!cJSON_IsString(x)) return pd_fail(PD_ERR_FORMAT, "%s: %s: not a string", label, name);
         if (f->type == F_PRESET) {
-            if (enum_index((const char *const[]){"small", "medium", "whole", NULL},
-                           x->valuestring) < 0)
+            if (enum_index(preset_names, x->valuestring) < 0)
                 return pd_fail(PD_ERR_FORMAT, "%s: %s: unknown value '%s' (small, medium, whole)",
                                label, name, x->valuestring);
             snprintf(c->ae_preset, sizeof c->ae_preset, "%s", x->valuestring);
