@@ -19,11 +19,11 @@ flags=$(pkg-config --cflags --libs pdiff)
 # a sanitizer build's library needs the sanitizer runtimes in the program
 san=()
 py_env=()
-if grep -q '^PDIFF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+source "$src/tests/sanitizer_env.bash"
+if sanitized_build "$build"; then
   san=(-fsanitize=address,undefined)
   # python itself is not instrumented: the runtimes must be loaded first
-  py_env=("LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-          ASAN_OPTIONS=detect_leaks=0)
+  py_env=("LD_PRELOAD=$SANITIZER_PRELOAD" ASAN_OPTIONS=detect_leaks=0)
 fi
 echo "pkg-config --cflags --libs pdiff: $flags"
 case "$flags" in *"$src/src"*) echo "FAIL: the installed flags point into the source tree"; exit 1;; esac

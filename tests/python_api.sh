@@ -18,11 +18,12 @@ PDIFF_LIBRARY=$(cd "$(dirname "$cli")" && pwd)/libpdiff.so.0
 export PYTHONPATH=$src/python PDIFF_THREADS=${PDIFF_THREADS:-2}
 tests=("$src/python/tests/test_model.py")
 build=$(dirname "$cli")
-if grep -q '^PDIFF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+source "$src/tests/sanitizer_env.bash"
+if sanitized_build "$build"; then
   # an instrumented libpdiff in an uninstrumented python: the sanitizer
   # runtimes must be loaded first; Python's own allocations are not ours to
   # leak-check, and PyTorch is left out of this build's run
-  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  export LD_PRELOAD="$SANITIZER_PRELOAD"
   export ASAN_OPTIONS=detect_leaks=0
   echo "note: sanitizer build, the PyTorch round trip runs in the plain build only"
 elif "$py" -c 'import torch' 2>/dev/null; then
