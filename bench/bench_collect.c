@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "engine/nn/net.h"
-#include "engine/train/classify.h"
+#include "pdiff_net.h"
 
 static double now(void) {
     struct timespec ts;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

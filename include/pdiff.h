@@ -53,6 +53,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PDIFF_VERSION "0.1.0"
 
@@ -173,11 +174,31 @@ typedef struct {
     void (*fn)(void *ctx, const char *phase, long done, long total, const char *info);
     void *ctx;
 } pd_progress;
+/* what a job calls; a NULL p or fn is silent */
+static inline void pd_report(const pd_progress *p, const char *phase, long done,
+                             long total, const char *info) {
+    if (p && p->fn) p->fn(p->ctx, phase, done, total, info);
+}
+
+/* ---- statistics of parameter matrices ------------------------------------
+ * K × D, one row per checkpoint; everything accumulates in double. */
+/* mean (D), sd (D) of the columns of O (K × D), population sd */
+PD_API void pd_column_moments(const float *O, size_t K, size_t D, float *mean, float *sd);
+/* index of the row of O (K × D) nearest to x (D) in L2, skipping row
+ * `skip` (pass (size_t)-1 to skip none); *dist its distance (INFINITY when
+ * no row is left) */
+PD_API size_t pd_nearest_row(const float *x, const float *O, size_t K, size_t D,
+                             size_t skip, double *dist);
+/* L2 distance of each row of X (N × D) to its nearest row of O (K × D);
+ * skip_self: X is O and a row's own index is skipped (K ≥ 2).
+ * Non-finite rows of X get NaN. */
+PD_API void pd_nearest_l2(const float *X, size_t N, const float *O, size_t K, size_t D,
+                          int skip_self, double *out);
 
 /* ---- the p-diff model ----------------------------------------------------
  * Trained on K parameter vectors (a K × D row-major matrix), it samples new
  * ones: normalization → 1-D CNN autoencoder → latent DDPM (docs/method.md).
- * See the tutorial at the end of this header. */
+ * See Tutorial 1 at the top of this header. */
 
 /* how the vectors are normalized before the autoencoder sees them */
 typedef enum { PD_NORMALIZE_NONE, PD_NORMALIZE_TENSOR, PD_NORMALIZE_DIM } pd_normalize_kind;
@@ -302,6 +323,16 @@ typedef struct {
 } pd_ae_diag;
 /* PD_ERR_NOTFOUND for a model saved without diagnostics */
 PD_API pd_status pd_model_diagnostics(const pd_model *m, pd_ae_diag *out);
+/* the same from K originals O and their reconstructions R (both K × D, in
+ * the original units), for any model; seed drives nn_identity_iso's draws */
+PD_API pd_status pd_ae_diagnose(const float *O, const float *R, size_t K, size_t D,
+                                uint64_t seed, pd_ae_diag *out);
+/* a JSON object text (malloc'd), the keys of pd_ae_diag */
+PD_API char *pd_ae_diag_json(const pd_ae_diag *d);
+/* reads what pd_ae_diag_json wrote */
+PD_API pd_status pd_ae_diag_read(const char *path, pd_ae_diag *d);
+/* one line for the terminal, and a warning line when recon_ratio > 1 */
+PD_API void pd_ae_diag_print(const pd_ae_diag *d, const char *who, FILE *to);
 
 /* a model directory: config.json, norm / ae / den / den_ema / latents
  * .safetensors, autoencoder.json, train_log.jsonl; every file written to a
@@ -309,27 +340,5 @@ PD_API pd_status pd_model_diagnostics(const pd_model *m, pd_ae_diag *out);
 PD_API pd_status pd_model_save(const pd_model *m, const char *dir);
 PD_API pd_status pd_model_load(const char *dir, pd_model **out);
 PD_API void pd_model_free(pd_model *m);
-
-/* Tutorial: train, sample, save, load (examples/train_sample.c)
- * -----------------------------------------------------------
- *   float *V = ...;                          // K checkpoints × D values
- *   pd_model_config c;
- *   pd_model_config_default(&c, D);
- *   c.ae_steps = 2000; c.ddpm_steps = 2000; c.seed = 1;
- *   pd_model *m;
- *   if (pd_model_train(&c, V, K, D, NULL, &m) != PD_OK) {
- *       fprintf(stderr, "%s\n", pd_last_error());
- *       return 1;
- *   }
- *   pd_ae_diag d;
- *   pd_model_diagnostics(m, &d);             // d.recon_ratio < 1: resolved
- *   float *gen = malloc(N * D * sizeof *gen);
- *   pd_model_sample(m, N, 42, gen);          // N new vectors
- *   pd_model_save(m, "model");
- *   pd_model_free(m);
- *   pd_model_load("model", &m);              // same seed, same bits
- *
- * Build: cc prog.c $(pkg-config --cflags --libs pdiff)
- */
 
 #endif

@@ -3,7 +3,8 @@
 # build into a temporary prefix, compile examples/train_sample.c with
 # nothing but `pkg-config --cflags --libs pdiff`, run it against the
 # shared library (train, sample, save, load, the same bits), then link it
-# statically (libpdiff.a with `pkg-config --static --libs`) and run that.
+# statically (libpdiff.a with `pkg-config --static --libs`) and run that;
+# the same for examples/net_checkpoint.c (the task-network API).
 # Usage: installed_example.sh <pdiff-cli> <source-dir>.
 set -euo pipefail
 cli=$1
@@ -43,6 +44,10 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$src/examples/train_sample.c" $(p
   "$lib/libpdiff.a" $(pkg-config --static --libs pdiff | sed 's/-lpdiff\b//') -o "$tmp/static"
 if ldd "$tmp/static" | grep -q libpdiff; then echo "FAIL: the static build loads libpdiff.so"; exit 1; fi
 PDIFF_THREADS=2 "$tmp/static" "$tmp/model_static"
+# the task-network and file API (pdiff_net.h, pdiff_io.h): train, save,
+# load, the same predictions
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" "$src/examples/net_checkpoint.c" $flags -lm -o "$tmp/net"
+LD_LIBRARY_PATH=$(dirname "$soname") PDIFF_THREADS=2 "$tmp/net" "$tmp/net_out"
 # the installed Python package finds the installed library by itself
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
   found=$(cd "$tmp" && env -u PDIFF_LIBRARY "${py_env[@]}" PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" \

@@ -18,9 +18,8 @@
 
 #include "engine/io/cifar.h"
 #include "engine/io/idx.h"
-#include "engine/io/read_file.h"
-#include "engine/io/safetensors.h"
-#include "app/manifest.h"
+#include "pdiff_io.h"
+#include "manifest.h"
 #include "model/ae.h"
 #include "testutil.h"
 

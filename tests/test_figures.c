@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app/figures.h"
-#include "app/pca.h"
+#include "figures.h"
+#include "pca.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */

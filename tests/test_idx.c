@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "engine/io/cifar.h"
-#include "engine/io/dataset.h"
+#include "pdiff_net.h"
 #include "engine/io/idx.h"
 #include "testutil.h"
 

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "model/ae_diag.h"
-#include "app/memorization.h"
+#include "pdiff.h"
+#include "memorization.h"
 #include "model/normalize.h"
 
 /* |a − b| within a few float roundings of the values involved */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 #include "model/train_state.h"
 
 enum { K = 8, D = 100, N = 5 };

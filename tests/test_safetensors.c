@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/io/read_file.h"
+#include "pdiff_io.h"
 
 double cli_now(void) {
     struct timespec ts;

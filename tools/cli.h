@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine/core/progress.h"
 #include "pdiff.h"
 
 /* one option of a subcommand; value NULL for flags */

@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "app/evaluate.h"
+#include "pdiff_io.h"
+#include "evaluate.h"
 #include "stages.h"
 
 typedef struct {

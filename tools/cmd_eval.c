@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/evaluate.h"
+#include "evaluate.h"
 #include "stages.h"
 
 void print_results(const pd_eval_result *r);

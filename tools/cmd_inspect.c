@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "cli.h"
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 
 int cmd_inspect(int argc, char **argv) {
     cli_opt opts[] = {{0}};

@@ -8,11 +8,9 @@
 #include <string.h>
 
 #include "stages.h"
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/params_io.h"
-#include "model/ae_diag.h"
-#include "app/generate.h"
+#include "pdiff_io.h"
+#include "pdiff.h"
+#include "generate.h"
 
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
     char path[4096];

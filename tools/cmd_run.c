@@ -11,10 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/read_file.h"
-#include "app/evaluate.h"
+#include "pdiff_io.h"
+#include "evaluate.h"
 #include "stages.h"
 
 void print_results(const pd_eval_result *r);

@@ -6,8 +6,8 @@
 #define PD_STAGES_H
 
 #include "cli.h"
-#include "app/collect.h"
-#include "app/manifest.h"
+#include "collect.h"
+#include "manifest.h"
 #include "pdiff.h"
 
 #define COLLECT_OPTIONS                                                                   \

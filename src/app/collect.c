@@ -3,19 +3,16 @@
  * file are written atomically, and every snapshot's batches depend only on
  * (seed, snapshot index), so a resumed run repeats the uninterrupted one.
  */
-#include "app/collect.h"
+#include "collect.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/dataset.h"
-#include "engine/io/params_io.h"
-#include "app/manifest.h"
-#include "engine/train/classify.h"
+#include "pdiff_io.h"
+#include "pdiff_net.h"
+#include "manifest.h"
 
 const char *pd_collect_mode_name(pd_collect_mode m) {
     return m == PD_COLLECT_SEEDS ? "seeds" : m == PD_COLLECT_FULL ? "full" : "subset";

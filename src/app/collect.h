@@ -20,9 +20,9 @@
 
 #include <stdint.h>
 
-#include "engine/core/progress.h"
-#include "engine/nn/net.h"
-#include "app/collect_report.h"
+#include "pdiff.h"
+#include "pdiff_net.h"
+#include "collect_report.h"
 
 /* subset: train a network, then only the selected tensors, K snapshots;
  * full: train a network, then all its parameters, K snapshots (the

@@ -1,12 +1,12 @@
 /*
  * collect_report.c — see collect_report.h.
  */
-#include "app/collect_report.h"
+#include "collect_report.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "engine/core/matrix_stats.h"
+#include "pdiff.h"
 
 double pd_bits_iou(const uint64_t *a, const uint64_t *b, size_t words) {
     size_t in = 0, un = 0;

@@ -5,7 +5,7 @@
  * Wrong predictions are kept as bitsets, making the IoU of two models a
  * popcount over 10 000 / 64 words.
  */
-#include "app/evaluate.h"
+#include "evaluate.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,17 +14,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/dataset.h"
-#include "engine/io/params_io.h"
-#include "app/figures.h"
-#include "app/generate.h"
-#include "app/collect_report.h"
-#include "app/manifest.h"
-#include "engine/core/matrix_stats.h"
-#include "app/memorization.h"
-#include "engine/train/classify.h"
+#include "pdiff_io.h"
+#include "pdiff_net.h"
+#include "figures.h"
+#include "generate.h"
+#include "collect_report.h"
+#include "manifest.h"
+#include "pdiff.h"
+#include "memorization.h"
 
 void pd_eval_defaults(pd_eval_opts *o) {
     memset(o, 0, sizeof *o);

@@ -11,9 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/core/progress.h"
 #include "pdiff.h"
-#include "model/ae_diag.h"
 
 typedef struct {
     const char *ckpt_dir;   /* collect output: manifest.json + checkpoints */

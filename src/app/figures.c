@@ -7,7 +7,7 @@
  * has no perplexity to tune and needs no neighbour search, and its axes
  * mean something (the share of variance each explains is in the labels).
  */
-#include "app/figures.h"
+#include "figures.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/gnuplot.h"
-#include "app/loss_log.h"
-#include "app/pca.h"
-#include "engine/core/fsutil.h"
+#include "gnuplot.h"
+#include "loss_log.h"
+#include "pca.h"
+#include "pdiff_io.h"
 
 #define HIST_BINS 20          /* accuracy histogram */
 #define HEAT_ROWS 10          /* models per block in heatmap.png */

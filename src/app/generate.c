@@ -1,17 +1,14 @@
 /*
  * generate.c — see generate.h.
  */
-#include "app/generate.h"
+#include "generate.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/params_io.h"
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 
 pd_status pd_generate_write(const pd_manifest *m, const char *ckpt_dir,
                             const char *out_dir, const float *V, size_t N,

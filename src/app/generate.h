@@ -8,7 +8,7 @@
 #ifndef PD_GENERATE_H
 #define PD_GENERATE_H
 
-#include "app/manifest.h"
+#include "manifest.h"
 
 /* out_dir/gen_NNN.safetensors for each row of V (N × m->D), and
  * out_dir/generated.safetensors with tensor "vectors". *nonfinite counts

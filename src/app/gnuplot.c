@@ -4,7 +4,7 @@
  * folder, stdio on /dev/null); its exit status and the PNG it leaves are
  * both checked.
  */
-#include "app/gnuplot.h"
+#include "gnuplot.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /*
  * loss_log.c — see loss_log.h.
  */
-#include "app/loss_log.h"
+#include "loss_log.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

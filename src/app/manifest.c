@@ -2,7 +2,7 @@
  * manifest.c — see manifest.h. JSON through cJSON; every field's type is
  * checked before use, and errors name the manifest file.
  */
-#include "app/manifest.h"
+#include "manifest.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/io/atomic_file.h"
-#include "engine/io/params_io.h"
+#include "pdiff_io.h"
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;

@@ -8,9 +8,9 @@
 #ifndef PD_MANIFEST_H
 #define PD_MANIFEST_H
 
-#include "engine/io/dataset.h"
-#include "engine/nn/net.h"
-#include "app/collect.h"
+#include "pdiff_net.h"
+#include "pdiff_net.h"
+#include "collect.h"
 
 typedef struct {
     char mode[16];          /* subset | seeds | external */

@@ -1,7 +1,7 @@
 /*
  * memorization.c — see memorization.h.
  */
-#include "app/memorization.h"
+#include "memorization.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -22,7 +22,6 @@
 #include <stddef.h>
 
 #include "pdiff.h"
-#include "engine/core/matrix_stats.h"
 
 #define PD_AVERAGE_OF 16
 

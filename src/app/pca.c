@@ -6,7 +6,7 @@
  * and power-iterated, which makes the cost independent of how slowly the
  * iteration converges. With the n × n form, the axes are Xcᵀ e / |Xcᵀ e|.
  */
-#include "app/pca.h"
+#include "pca.h"
 
 #include <cblas.h>
 #include <limits.h>

@@ -1,16 +1,39 @@
 /*
- * ae_diag.c — see ae_diag.h. Everything in double; K × K distances, which
- * is cheap beside training for the K (≤ a few hundred) p-diff uses.
+ * ae_diag.c — does the autoencoder encode each checkpoint? Compares the K
+ * originals O with their reconstructions R (the decoded noise-free
+ * latents), both K × D in the original units.
+ *
+ *   recon_rmse   sqrt(mean over k, j of (R − O)²)
+ *   spread_rms   sqrt(mean over j of the variance of O[:, j] across k):
+ *                how far the checkpoints differ from one another
+ *   recon_ratio  recon_rmse / spread_rms; > 1 means the reconstructions
+ *                are further from their originals than the originals are
+ *                from their mean: the checkpoints are not resolved
+ *   nn_identity  fraction of k whose R[k] is nearer to O[k] than to any
+ *                other original
+ *   nn_identity_iso  the same with R[k] replaced by O[k] plus isotropic
+ *                Gaussian error of the same per-dimension RMSE: what an
+ *                unbiased error of this size allows, given how close the
+ *                originals lie to one another (neighbouring snapshots can
+ *                be closer than any useful reconstruction error)
+ *   nn_resolvable  fraction of k whose nearest other original lies farther
+ *                from O[k] than R[k] does: the originals' own nearest-
+ *                neighbour distances against the error actually made
+ *   dev_corr     Pearson correlation, over all k and j, of R[k] − mean(R)
+ *                with O[k] − mean(O): do the reconstructions keep what
+ *                distinguishes the checkpoints?
+ *
+ * Everything in double; K × K distances, which is cheap beside training
+ * for the K (≤ a few hundred) p-diff uses.
  */
-#include "model/ae_diag.h"
+#include "pdiff.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/io/read_file.h"
-#include "engine/core/matrix_stats.h"
+#include "pdiff_io.h"
 
 static double sq_dist(const float *a, const float *b, size_t D) {
     double s = 0;

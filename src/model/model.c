@@ -12,13 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/core/progress.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/params_io.h"
-#include "engine/io/read_file.h"
-#include "engine/io/safetensors.h"
-#include "model/ae_diag.h"
+#include "pdiff_io.h"
+#include "pdiff.h"
 
 pd_status pd_model_create(const pd_model_config *c, size_t D, pd_model **out) {
     pd_model *m = calloc(1, sizeof *m);

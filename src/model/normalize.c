@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/io/safetensors.h"
-#include "engine/core/matrix_stats.h"
+#include "pdiff_io.h"
+#include "pdiff.h"
 
 static const char *const kind_names[] = {"none", "tensor", "dim"};
 

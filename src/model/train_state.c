@@ -11,9 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/io/read_file.h"
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 
 static const char *const tensor_names[4] = {"params", "m", "v", "ema"};
 

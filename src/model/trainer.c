@@ -9,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/fsutil.h"
-#include "engine/core/progress.h"
-#include "engine/io/atomic_file.h"
-#include "engine/io/read_file.h"
-#include "model/ae_diag.h"
+#include "pdiff_io.h"
+#include "pdiff.h"
 #include "model/model.h"
 #include "model/train_state.h"
 
@@ -98,7 +95,7 @@ static pd_status den_step(void *vctx, long t, double *loss) {
 }
 
 /* how well the autoencoder alone encodes V: decode the noise-free latents
- * and compare (ae_diag.h); reported before the DDPM phase, so a failing
+ * and compare (ae_diag.c); reported before the DDPM phase, so a failing
  * autoencoder shows early */
 static pd_status diagnose(pd_model *m, pd_graph *g, const float *V, const pd_progress *p) {
     float *R = malloc(m->K * m->D * sizeof(float) + 1);

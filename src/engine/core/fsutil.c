@@ -1,7 +1,7 @@
 /*
  * fsutil.c — small file-system helpers shared by the stages.
  */
-#include "engine/core/fsutil.h"
+#include "pdiff_io.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
- * matrix_stats.c — see matrix_stats.h.
+ * matrix_stats.c — statistics of parameter matrices (pdiff.h).
  */
-#include "engine/core/matrix_stats.h"
+#include "pdiff.h"
 
 #include <math.h>
 

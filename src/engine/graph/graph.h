@@ -17,20 +17,17 @@
 #include <stdint.h>
 
 #include "engine/ops/ops.h"
-#include "pdiff.h"
+#include "pdiff_net.h"
 
-typedef struct {
+struct pd_val {
     float *v;          /* values */
     float *g;          /* gradient, NULL when no gradient flows here */
     int ndim;
     size_t shape[4];
     size_t numel;
-} pd_val;
+};
 
-typedef struct pd_graph pd_graph;
-
-pd_graph *pd_graph_new(void);
-void pd_graph_free(pd_graph *g);
+/* pd_graph_new / pd_graph_free are public (pdiff_net.h) */
 /* drop the tape and reuse the arena */
 void pd_g_reset(pd_graph *g);
 /* 0: no tape, no gradients (evaluation); 1: record (default) */

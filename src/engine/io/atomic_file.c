@@ -1,12 +1,12 @@
 /*
- * atomic_file.c — temp-write-then-rename (see atomic_file.h).
+ * atomic_file.c — temp-write-then-rename (see pdiff_io.h).
  *
  * Durability order: data written → fflush (stdio buffer to kernel) → fsync
  * (kernel to disk) → fclose → rename → fsync of the directory (best
  * effort, so the rename itself survives a crash). Errors such as ENOSPC or
  * EFBIG may surface at any of the first three steps, so each is checked.
  */
-#include "engine/io/atomic_file.h"
+#include "pdiff_io.h"
 
 #include <dirent.h>
 #include <errno.h>

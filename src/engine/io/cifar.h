@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/io/dataset.h"
+#include "pdiff_net.h"
 
 #define PD_CIFAR_PIXELS 3072 /* 3 x 32 x 32 */
 

@@ -1,8 +1,8 @@
 /*
  * dataset.c — find and load an image dataset directory (IDX or CIFAR
- * binary), and per-channel normalisation. See dataset.h.
+ * binary), and per-channel normalisation. See pdiff_net.h.
  */
-#include "engine/io/dataset.h"
+#include "pdiff_net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 #include "engine/io/cifar.h"
 #include "engine/io/idx.h"
-#include "engine/io/read_file.h"
+#include "pdiff_io.h"
 
 #define PATH_CAP 4096
 #define CIFAR_FILE_MAX (1ull << 30) /* a real batch is ~30 MB */

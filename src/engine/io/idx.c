@@ -16,7 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "engine/io/read_file.h"
+#include "pdiff_io.h"
 
 #define ZCHUNK (1u << 30) /* zlib counts in unsigned int: feed <= 1 GiB */
 

@@ -1,7 +1,7 @@
 /*
- * params_io.c — see params_io.h.
+ * params_io.c — pd_params to and from safetensors files (pdiff_io.h).
  */
-#include "engine/io/params_io.h"
+#include "pdiff_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /*
- * read_file.c — bounded whole-file read (see read_file.h). Every step
+ * read_file.c — bounded whole-file read (see pdiff_io.h). Every step
  * (open, fstat, size bound, fread) is checked and reported as one line
  * naming the file.
  */
-#include "engine/io/read_file.h"
+#include "pdiff_io.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * safetensors.c — safetensors reader (F32/F16/BF16/F64/integers → float32)
- * and F32 writer. See safetensors.h for the format and the API.
+ * and F32 writer. See pdiff_io.h for the format and the API.
  *
  * Reading happens in two passes: parse_header() checks the JSON header
  * completely (types, dtypes, shapes with overflow-checked products, byte
@@ -9,7 +9,7 @@
  * (pd_st_parse) or streamed from the file in offset order (pd_st_read), so
  * a file never has to fit in memory twice.
  */
-#include "engine/io/safetensors.h"
+#include "pdiff_io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/io/atomic_file.h"
 
 /* 2^53: largest integer every JSON reader stores exactly in a double */
 #define MAX_JSON_INT 9007199254740992.0

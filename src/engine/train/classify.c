@@ -1,9 +1,13 @@
 /*
- * classify.c — see classify.h. Batches are copied into one contiguous
+ * classify.c — training and evaluation of task networks (pdiff_net.h). Batches are copied into one contiguous
  * buffer per step (samples in shuffled order), the tape is reset after
  * each step, and the optimizer runs once per trainable tensor.
  */
-#include "engine/train/classify.h"
+#include "pdiff_net.h"
+
+#include "engine/graph/graph.h"
+#include "engine/nn/net.h"
+#include "engine/train/optim.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -8,14 +8,9 @@
 
 #include <stddef.h>
 
-#include "pdiff.h"
+#include "pdiff_net.h"
 
-/* torch.optim.SGD: g += wd p; buf = momentum buf + (1 - dampening) g
- * (buf = g on the first step); p -= lr buf (nesterov: g + momentum buf). */
-typedef struct {
-    float lr, momentum, dampening, weight_decay;
-    int nesterov;
-} pd_sgd;
+/* pd_sgd (torch.optim.SGD's settings) is public: pdiff_net.h */
 /* one step over floats [begin, end) of data/grad; buf: momentum buffer of
  * the same range (caller zeroes it before the first step); `first` = 1 on
  * the first step. */
