@@ -223,6 +223,17 @@ typedef struct {
     size_t chunk, chunk_code, hidden, latent;
 } pd_ae_config;
 
+/* Data-parallel training (docs/mpi.md): `size` processes train one model,
+ * each on its rows [B·rank/size, B·(rank+1)/size) of every batch of B. sum
+ * adds n floats over the processes and leaves the same bits on every one
+ * (in rank order, say), so their parameters stay identical. Rank 0 alone
+ * writes the state directory. The CLI passes MPI's (src/app/dist.c). */
+typedef struct {
+    int rank, size;
+    void (*sum)(void *ctx, float *v, size_t n);
+    void *ctx;
+} pd_data_parallel;
+
 typedef struct {
     pd_normalize_kind normalize;
     char ae_preset[16];    /* "small" | "medium" | "whole" (pd_model_config_set "preset") */
@@ -243,6 +254,7 @@ typedef struct {
                                    training again with the same config and
                                    data continues where it stopped and gives
                                    the same bits as an uninterrupted run */
+    const pd_data_parallel *parallel; /* NULL: one process */
 } pd_model_config;
 
 /* the CPU defaults (docs/method.md); D may be 0 when not yet known */

@@ -2,6 +2,7 @@
  * cli.c — option parsing, progress bars and error lines for the pdiff tool.
  */
 #include "cli.h"
+#include "dist.h"
 
 #include <cjson/cJSON.h>
 
@@ -141,9 +142,30 @@ size_t cli_list(const char *s, const char **out, size_t max) {
     return n;
 }
 
+static FILE *error_stream;
+
+void cli_set_error_stream(FILE *f) { error_stream = f; }
+
 int cli_error(pd_status st) {
-    fprintf(stderr, "pdiff: %s\n", pd_last_error());
-    return st == PD_ERR_ARG ? 2 : 1;
+    int code = st == PD_ERR_ARG ? 2 : 1;
+    FILE *to = error_stream ? error_stream : stderr;
+    if (pd_dist_size() == 1) {
+        fprintf(to, "pdiff: %s\n", pd_last_error());
+        return code;
+    }
+    /* the other ranks may be waiting for this one: stop the job */
+    fprintf(to, "pdiff: rank %d of %d: %s (stopping the job)\n", pd_dist_rank(),
+            pd_dist_size(), pd_last_error());
+    fflush(to);
+    pd_dist_abort(code);
+}
+
+int cli_mpi_build(void) {
+#ifdef PDIFF_MPI
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 /* ---- progress --------------------------------------------------------- */
@@ -209,7 +231,8 @@ static void progress_fn(void *ctx, const char *phase, long done, long total, con
 
 pd_progress cli_progress(void) {
     prog.tty = isatty(2);
-    return (pd_progress){progress_fn, NULL};
+    /* under mpirun rank 0 reports for the job */
+    return pd_dist_root() ? (pd_progress){progress_fn, NULL} : (pd_progress){NULL, NULL};
 }
 
 /* see cli.h */

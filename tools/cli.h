@@ -38,7 +38,14 @@ void cli_usage(const char *usage, const cli_opt *opts);
 int cli_apply_config(const char *path, cli_opt *opts, int strict);
 
 /* prints "pdiff: <last error>" and returns 1 */
+/* prints the last error; under mpirun (dist.h) it names the rank and stops
+ * the job instead of returning */
 int cli_error(pd_status st);
+/* where cli_error writes (default stderr; a rank other than 0 of an MPI
+ * job keeps its real stderr here and silences the rest) */
+void cli_set_error_stream(FILE *f);
+/* 1 when built with -DPDIFF_MPI=ON */
+int cli_mpi_build(void);
 /* a progress renderer for library jobs */
 pd_progress cli_progress(void);
 double cli_now(void);

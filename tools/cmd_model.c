@@ -11,6 +11,7 @@
 #include "pdiff_io.h"
 #include "pdiff.h"
 #include "generate.h"
+#include "dist.h"
 
 pd_status load_manifest(const char *dir, const char *patterns, pd_manifest *m) {
     char path[4096];
@@ -106,17 +107,23 @@ int train_dir(const char *dir, const char *patterns, size_t K, const pd_model_co
         tc.tensor_sizes = sizes;
         tc.ntensors = m.nparams;
         tc.state_dir = model_dir;
+        /* under mpirun: each rank its share of every batch (dist.h) */
+        tc.parallel = pd_dist_data_parallel();
         st = pd_model_train(&tc, V, use, m.D, &p, &pm);
     }
-    if (!st) st = save_reconstruction(pm, model_dir);
-    if (!st) st = pd_model_save(pm, model_dir);
+    /* the ranks hold the same model: rank 0 writes it */
+    if (!st && pd_dist_root()) st = save_reconstruction(pm, model_dir);
+    if (!st && pd_dist_root()) st = pd_model_save(pm, model_dir);
     pd_ae_diag d;
-    if (!st && !pd_model_diagnostics(pm, &d)) pd_ae_diag_print(&d, "autoencoder", stderr);
+    if (!st && pd_dist_root() && !pd_model_diagnostics(pm, &d))
+        pd_ae_diag_print(&d, "autoencoder", stderr);
     pd_model_free(pm);
     free(V);
     free(sizes);
     pd_manifest_free(&m);
-    return st ? cli_error(st) : 0;
+    if (st) return cli_error(st);
+    pd_dist_barrier(); /* the model is on disk for every rank */
+    return 0;
 }
 
 
@@ -154,9 +161,24 @@ int cmd_train(int argc, char **argv) {
     return train_dir(pos[0], cli_get(opts, "--params"), (size_t)cli_long(opts, "-K", 0), &c, out);
 }
 
+/* one batched computation: under mpirun rank 0 samples and writes */
+static int generate_on_root(const char *dir, const char *patterns, const char *model_dir,
+                            const char *out_dir, size_t N, int ddim, size_t steps, float eta,
+                            int ema, uint64_t seed, int reconstruct);
+
 int generate_dir(const char *dir, const char *patterns, const char *model_dir,
                  const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
                  uint64_t seed, int reconstruct) {
+    int rc = pd_dist_root() ? generate_on_root(dir, patterns, model_dir, out_dir, N, ddim,
+                                               steps, eta, ema, seed, reconstruct)
+                            : 0;
+    if (rc == 0) pd_dist_barrier(); /* the models are on disk for every rank */
+    return rc;
+}
+
+static int generate_on_root(const char *dir, const char *patterns, const char *model_dir,
+                            const char *out_dir, size_t N, int ddim, size_t steps, float eta,
+                            int ema, uint64_t seed, int reconstruct) {
     pd_manifest m;
     pd_status st = load_manifest(dir, patterns, &m);
     if (st) return cli_error(st);

@@ -14,6 +14,7 @@
 #include "pdiff_io.h"
 #include "evaluate.h"
 #include "stages.h"
+#include "dist.h"
 
 void print_results(const pd_eval_result *r);
 
@@ -35,10 +36,21 @@ static pd_status save_config(const char *path, const cli_opt *opts, const pd_mod
     return st;
 }
 
+/* is a stage's output there? Under mpirun every rank must give the same
+ * answer, so all look between two barriers (a rank that looked late could
+ * see what rank 0 wrote meanwhile) */
+static int stage_done(const char *path) {
+    pd_dist_barrier();
+    int done = pd_file_exists(path);
+    pd_dist_barrier();
+    return done;
+}
+
 /* per-stage wall times survive a resumed run in RUN/seconds.json */
 static double stage_seconds(const char *run, const char *stage, double set) {
     char path[4096];
     snprintf(path, sizeof path, "%s/seconds_%s.txt", run, stage);
+    if (!isnan(set) && !pd_dist_root()) return set;
     if (!isnan(set)) {
         char buf[64];
         int n = snprintf(buf, sizeof buf, "%.3f\n", set);
@@ -87,7 +99,7 @@ int cmd_run(int argc, char **argv) {
         snprintf(run, sizeof run, "runs/%s", stamp);
     }
     snprintf(path, sizeof path, "%s/config.json", run);
-    if (!cfg && pd_file_exists(path)) cfg = path; /* resume with the same options */
+    if (!cfg && stage_done(path)) cfg = path; /* resume with the same options */
     if (cfg && (rc = cli_apply_config(cfg, opts, 1))) return rc;
 
     pd_collect_opts co;
@@ -101,7 +113,7 @@ int cmd_run(int argc, char **argv) {
     if ((rc = sampler_from_opts(opts, &ddim, &steps, &eta))) return rc;
     long n = cli_long(opts, "-n", 100);
     pd_status st = pd_mkdir_p(run);
-    if (!st) st = save_config(path, opts, &mc);
+    if (!st && pd_dist_root()) st = save_config(path, opts, &mc);
     if (st) return cli_error(st);
     fprintf(stderr, "run directory: %s\n", run);
 
@@ -115,7 +127,7 @@ int cmd_run(int argc, char **argv) {
     double t0 = cli_now();
     fprintf(stderr, "== 1/4 collect\n");
     snprintf(path, sizeof path, "%s/manifest.json", cdir);
-    int had = pd_file_exists(path);
+    int had = stage_done(path);
     pd_collect_report rep;
     if ((st = pd_collect(&co, &rep))) return cli_error(st);
     pd_collect_report_print(&rep, stderr);
@@ -124,14 +136,14 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "== 2/4 train\n");
     t0 = cli_now();
     snprintf(path, sizeof path, "%s/den_ema.safetensors", mdir);
-    had = pd_file_exists(path);
+    had = stage_done(path);
     if (!had && (rc = train_dir(cdir, NULL, 0, &mc, mdir))) return rc;
     secs[1] = stage_seconds(run, "train", had ? NAN : cli_now() - t0);
 
     fprintf(stderr, "== 3/4 generate\n");
     t0 = cli_now();
     snprintf(path, sizeof path, "%s/generated.safetensors", gdir);
-    had = pd_file_exists(path);
+    had = stage_done(path);
     if (!had && (rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
                                    !cli_flag(opts, "--no-ema"), co.seed, 0)))
         return rc;

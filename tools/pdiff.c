@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 
 static const struct {
     const char *name;
@@ -53,13 +54,30 @@ int main(int argc, char **argv) {
         usage();
         return argc < 2 ? 2 : 0;
     }
+    /* under mpirun, one rank of a job (dist.h); rank 0 alone prints */
+    pd_dist_init(&argc, &argv);
+    if (!pd_dist_root()) { /* errors still get through (cli_error) */
+        FILE *err = fdopen(dup(2), "w");
+        if (!err || !freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            pd_dist_abort(1);
+        cli_set_error_stream(err);
+    }
     if (!strcmp(argv[1], "--version")) {
-        printf("pdiff %s (OpenBLAS kernels: %s)\n", PDIFF_VERSION, pd_blas_core());
+        printf("pdiff %s (OpenBLAS kernels: %s; %s)\n", PDIFF_VERSION, pd_blas_core(),
+               cli_mpi_build() ? "MPI" : "no MPI");
+        pd_dist_finalize();
         return 0;
     }
     pd_set_threads(0);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc, argv);
-    fprintf(stderr, "pdiff: unknown command '%s' (see pdiff --help)\n", argv[1]);
-    return 2;
+    int rc = -1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0] && rc < 0; i++)
+        if (!strcmp(argv[1], commands[i].name)) rc = commands[i].fn(argc, argv);
+    if (rc < 0) {
+        fprintf(stderr, "pdiff: unknown command '%s' (see pdiff --help)\n", argv[1]);
+        rc = 2;
+    }
+    /* a rank that stops early would leave the others waiting for it */
+    if (rc != 0 && pd_dist_size() > 1) pd_dist_abort(rc);
+    pd_dist_finalize();
+    return rc;
 }

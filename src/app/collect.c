@@ -4,6 +4,7 @@
  * (seed, snapshot index), so a resumed run repeats the uninterrupted one.
  */
 #include "collect.h"
+#include "dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -113,9 +114,10 @@ static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) 
     rd->K = K;
     rd->D = D;
     rd->words = (ntest + 63) / 64;
+    /* zeros where nothing is recorded: what the ranks' merge needs */
     rd->wrong = calloc(K * rd->words + 1, sizeof(uint64_t));
-    rd->acc = malloc(K * sizeof(double) + 1);
-    rd->V = malloc(K * D * sizeof(float) + 1);
+    rd->acc = calloc(K + 1, sizeof(double));
+    rd->V = calloc(K * D + 1, sizeof(float));
     rd->have = calloc(K + 1, 1);
     rd->pred = malloc(ntest * sizeof(int32_t) + 1);
     if (rd->wrong && rd->acc && rd->V && rd->have && rd->pred) return PD_OK;
@@ -166,6 +168,7 @@ static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *
     report_data rd;
     pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
     for (size_t k = 0; k < o->K && !st; k++) {
+        if (!pd_dist_owns(k)) continue; /* another rank's seed (dist.h) */
         ckpt_path(path, sizeof path, o->out_dir, k);
         if (pd_file_exists(path)) continue; /* finished earlier (atomic write) */
         snprintf(phase, sizeof phase, "net %zu/%zu", k + 1, o->K);
@@ -180,7 +183,13 @@ static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *
         snprintf(info, sizeof info, "test acc %.2f%%", te);
         pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
     }
-    if (!st) st = report_finish(&rd, o, net, g, test, 500, rep);
+    if (!st && pd_dist_size() > 1) { /* every rank's records, on rank 0 */
+        pd_dist_merge_or_u64(rd.wrong, rd.K * rd.words);
+        pd_dist_merge_double(rd.acc, rd.K);
+        pd_dist_merge_float(rd.V, rd.K * rd.D);
+        pd_dist_merge_or_u8(rd.have, rd.K);
+    }
+    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, rep);
     report_free(&rd);
     return st;
 }
@@ -341,9 +350,19 @@ static int already_done(const pd_collect_opts *o, pd_collect_report *rep) {
     return done;
 }
 
+/* a rank other than 0, after rank 0 wrote the manifest */
+static pd_status read_back(const pd_collect_opts *o, pd_collect_report *rep) {
+    pd_dist_barrier();
+    if (already_done(o, rep)) return PD_OK;
+    return pd_fail(PD_ERR_IO, "%s/manifest.json: rank 0 did not write it", o->out_dir);
+}
+
 pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     pd_collect_report local;
     pd_collect_report *rep = report ? report : &local;
+    /* under mpirun seeds mode deals the seeds to the ranks; a trajectory
+     * (subset, full) is one sequence of steps: rank 0 makes it */
+    if (!pd_dist_root() && o->mode != PD_COLLECT_SEEDS) return read_back(o, rep);
     if (already_done(o, rep)) {
         pd_atomic_sweep(o->out_dir); /* temp files a killed re-run left */
         return PD_OK;
@@ -374,17 +393,23 @@ pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     pd_graph *g = pd_graph_new();
     if (!st && !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_mkdir_p(o->out_dir);
-    if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
+    /* temp files of a killed run; rank 0 alone, before any rank writes
+     * (elsewhere a live writer on another host looks dead) */
+    if (!st && pd_dist_root()) pd_atomic_sweep(o->out_dir);
+    if (o->mode == PD_COLLECT_SEEDS) pd_dist_barrier();
     pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
     if (feval.n > o->eval_train) feval.n = o->eval_train;
     if (!st) {
         if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, g, &ftrain, &ftest, &feval, rep);
         else st = collect_subset(o, &net, g, &ftrain, &ftest, &feval, rep);
     }
-    if (!st) st = pd_manifest_write_collect(o, &net, &train, &test, rep);
+    if (!st && pd_dist_root()) st = pd_manifest_write_collect(o, &net, &train, &test, rep);
     pd_graph_free(g);
     pd_net_free(&net);
     pd_dataset_free(&train);
     pd_dataset_free(&test);
-    return st;
+    if (st || pd_dist_size() == 1) return st;
+    if (!pd_dist_root()) return read_back(o, rep);
+    pd_dist_barrier(); /* the manifest is there for the other ranks */
+    return PD_OK;
 }

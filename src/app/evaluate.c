@@ -19,6 +19,7 @@
 #include "figures.h"
 #include "generate.h"
 #include "collect_report.h"
+#include "dist.h"
 #include "manifest.h"
 #include "pdiff.h"
 #include "memorization.h"
@@ -339,6 +340,40 @@ void pd_eval_result_free(pd_eval_result *r) {
 }
 
 /* evaluates baseline vector vec as model i of baseline b */
+/* under mpirun each rank evaluated the models it owns (dist.h); afterwards
+ * every rank holds all of them */
+static pd_status merge_evals(model_eval *m, size_t n, size_t words) {
+    if (pd_dist_size() == 1 || n == 0) return PD_OK;
+    double *acc = calloc(2 * n, sizeof(double));
+    unsigned char *finite = calloc(n, 1);
+    uint64_t *bits = calloc(n * words + 1, sizeof(uint64_t));
+    pd_status st = acc && finite && bits ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !st; i++) {
+        if (!pd_dist_owns(i)) continue;
+        acc[2 * i] = m[i].train_acc;
+        acc[2 * i + 1] = m[i].test_acc;
+        finite[i] = m[i].wrong != NULL;
+        if (m[i].wrong) memcpy(bits + i * words, m[i].wrong, words * sizeof(uint64_t));
+    }
+    if (!st) {
+        pd_dist_merge_double(acc, 2 * n);
+        pd_dist_merge_or_u8(finite, n);
+        pd_dist_merge_or_u64(bits, n * words);
+    }
+    for (size_t i = 0; i < n && !st; i++) {
+        m[i].train_acc = acc[2 * i];
+        m[i].test_acc = acc[2 * i + 1];
+        if (!finite[i] || m[i].wrong) continue;
+        m[i].wrong = malloc(words * sizeof(uint64_t));
+        if (!m[i].wrong) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        else memcpy(m[i].wrong, bits + i * words, words * sizeof(uint64_t));
+    }
+    free(acc);
+    free(finite);
+    free(bits);
+    return st;
+}
+
 static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
                                const model_eval *orig, size_t K, size_t D,
                                pd_eval_baseline *b, size_t i) {
@@ -384,11 +419,16 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
     int32_t *order = malloc(e->train.n * sizeof(int32_t));
     pd_status st = tmp && order ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
     pd_rng rng;
-    pd_rng_seed(&rng, o->seed, 30);
     pd_net_set_trainable(&e->net, 1);
     if (!st) st = pd_params_alloc_state(&e->net.params);
+    /* model i of each baseline draws from streams of its own (i + 1) << 8
+     * | 30..32, so the models can be dealt to ranks (dist.h) */
     for (size_t i = 0; i < NB && !st; i++) {
-        if (!finite_vec(G + i * D, D)) continue;
+        if (!pd_dist_owns(i) || !finite_vec(G + i * D, D)) {
+            *done_n += PD_EVAL_NOISE_AMPS + 1;
+            continue;
+        }
+        pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 30);
         double dd;
         size_t k = pd_nearest_row(G + i * D, O, K, D, (size_t)-1, &dd);
         for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
@@ -413,24 +453,39 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
         }
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
     }
-    pd_rng_seed(&rng, o->seed, 31);
     for (size_t i = 0; i < NB && !st; i++) {
-        pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
-        st = eval_baseline(e, tmp, O, orig, K, D, &r->base[AVG], i);
+        if (pd_dist_owns(i)) {
+            pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 31);
+            pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
+            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[AVG], i);
+        }
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
     }
-    pd_rng_seed(&rng, o->seed, 32);
     float *mean = st ? NULL : malloc(D * sizeof(float));
     if (!st && !mean) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) pd_column_moments(O, K, D, mean, sd);
     for (size_t i = 0; i < NB && !st; i++) {
-        pd_baseline_gaussian(mean, sd, D, &rng, tmp);
-        st = eval_baseline(e, tmp, O, orig, K, D, &r->base[GAUSS], i);
+        if (pd_dist_owns(i)) {
+            pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 32);
+            pd_baseline_gaussian(mean, sd, D, &rng, tmp);
+            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[GAUSS], i);
+        }
         pd_report(&o->progress, "eval", ++*done_n, total, NULL);
     }
     free(mean);
     free(tmp);
     free(order);
+    /* every rank's models: the entries a rank does not own are zero there
+     * (NaN stays NaN: a skipped non-finite model) */
+    for (size_t b = 0; b < PD_EVAL_BASELINES && !st && pd_dist_size() > 1; b++) {
+        pd_eval_baseline *x = &r->base[b];
+        double *arrays[] = {x->test_acc, x->max_iou, x->nn_l2};
+        for (int a = 0; a < 3; a++) {
+            for (size_t i = 0; i < NB; i++)
+                if (!pd_dist_owns(i)) arrays[a][i] = 0.0;
+            pd_dist_merge_double(arrays[a], NB);
+        }
+    }
     for (size_t b = 0; b < PD_EVAL_BASELINES && !st; b++) {
         pd_eval_baseline *x = &r->base[b];
         x->acc = stats(x->test_acc, N);
@@ -570,14 +625,17 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
          done_n = 0;
+    /* under mpirun the models are dealt to the ranks (dist.h) */
     for (size_t k = 0; k < K && !st; k++) {
-        st = eval_vector(&e, O + k * D, 1, &orig[k]);
+        if (pd_dist_owns(k)) st = eval_vector(&e, O + k * D, 1, &orig[k]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);
     }
     for (size_t i = 0; i < N && !st; i++) {
-        st = eval_vector(&e, G + i * D, 1, &gen[i]);
+        if (pd_dist_owns(i)) st = eval_vector(&e, G + i * D, 1, &gen[i]);
         pd_report(&o->progress, "eval", ++done_n, total, NULL);
     }
+    if (!st) st = merge_evals(orig, K, e.words);
+    if (!st) st = merge_evals(gen, N, e.words);
     if (st) goto free_cache;
     /* ensemble: the element-wise mean of the K originals */
     for (size_t j = 0; j < D; j++) {
@@ -671,11 +729,15 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
             free(R);
         }
     }
-    if (!st) st = pd_mkdir_p(o->out_dir);
-    if (!st) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
-    if (!st) st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, orig_nn, gen_dist);
+    /* rank 0 writes the results; the others wait until they are there */
+    int writer = pd_dist_root();
+    if (!st && writer) st = pd_mkdir_p(o->out_dir);
+    if (!st && writer) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
+    if (!st && writer)
+        st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, orig_nn, gen_dist);
     r->seconds_eval = now_s() - t0;
-    if (!st) st = write_results(o, r, orig, K, gen, N, gen_dist);
+    if (!st && writer) st = write_results(o, r, orig, K, gen, N, gen_dist);
+    if (!st) pd_dist_barrier();
     free(orig_nn);
 free_cache:
     free(cache_test);

@@ -319,16 +319,20 @@ static pd_val *norm(pd_ae *ae, pd_graph *g, pd_val *x, const char *fmt, int i, i
     return NULL;
 }
 
-/* noise ε·amp into arena memory (n floats); NULL on failure */
-static float *noise(pd_graph *g, pd_rng *rng, size_t n, float amp) {
-    float *e = pd_g_alloc(g, n * sizeof(float));
-    if (e) pd_rng_fill_normal(rng, e, n, amp);
-    return e;
+/* noise ε·amp into arena memory (n floats of this process's rows); NULL on
+ * failure. In a data-parallel step the whole batch's noise is drawn, as one
+ * process would, and this process's rows of it are used. */
+static float *noise(pd_ae *ae, pd_graph *g, pd_rng *rng, size_t n, float amp) {
+    const pd_batch_split *s = ae->split;
+    const size_t per_row = s ? n / s->n : 0, all = s ? per_row * s->total : n;
+    float *e = pd_g_alloc(g, all * sizeof(float));
+    if (e) pd_rng_fill_normal(rng, e, all, amp);
+    return e && s ? e + s->lo * per_row : e;
 }
 
 /* y = x(1−a) + aε, or x + aε when additive */
 static pd_val *add_noise(pd_ae *ae, pd_graph *g, pd_val *x, pd_rng *rng, float a) {
-    float *e = noise(g, rng, x->numel, a);
+    float *e = noise(ae, g, rng, x->numel, a);
     if (!e) return x;
     return pd_g_scale_add(g, x, ae->cfg.additive_noise ? 1.0f : 1.0f - a, e);
 }
@@ -378,7 +382,7 @@ static pd_val *encode(pd_ae *ae, pd_graph *g, pd_val *x, int train, pd_rng *rng,
     *mu_out = mu;
     *lv_out = lv;
     if (!train || !rng) return mu;
-    float *e = noise(g, rng, mu->numel, 1.0f);
+    float *e = noise(ae, g, rng, mu->numel, 1.0f);
     return e ? pd_g_reparam(g, mu, lv, e) : NULL;
 }
 
@@ -414,33 +418,59 @@ pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train) {
 
 pd_status pd_ae_train_step(pd_ae *ae, pd_graph *g, const float *V, size_t B,
                            pd_rng *rng, const pd_adamw *opt, long t, double *loss) {
+    return pd_ae_train_step_split(ae, g, V, B, NULL, rng, opt, t, loss);
+}
+
+pd_status pd_ae_train_step_split(pd_ae *ae, pd_graph *g, const float *V, size_t B,
+                                 const pd_batch_split *split, pd_rng *rng,
+                                 const pd_adamw *opt, long t, double *loss) {
     pd_params *p = &ae->params;
     if (B == 0) return pd_fail(PD_ERR_ARG, "autoencoder: empty batch");
+    const int parallel = pd_batch_split_active(split);
+    if (parallel && (split->total != B || split->n == 0))
+        return pd_fail(PD_ERR_ARG, "autoencoder: %zu processes for a batch of %zu",
+                       (size_t)split->dp->size, B);
+    const size_t lo = parallel ? split->lo : 0, rows = parallel ? split->n : B;
+    const float *mine = V + lo * ae->cfg.D;
     pd_status s = pd_params_alloc_state(p);
     if (s != PD_OK) return s;
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     pd_params_zero_grad(p);
+    ae->split = parallel ? split : NULL;
     const float b = ae->cfg.lat_noise;
-    pd_val *x = pd_g_input(g, (float *)V, 2, (size_t[]){B, ae->cfg.D}, 0);
+    pd_val *x = pd_g_input(g, (float *)mine, 2, (size_t[]){rows, ae->cfg.D}, 0);
     pd_val *mu, *lv;
     pd_val *z = encode(ae, g, x, 1, rng, &mu, &lv);
     if (z && !ae->cfg.vae) {
         if (rng && b != 0.0f) z = add_noise(ae, g, z, rng, b);
         z = pd_g_clamp(g, z, -1.0f, 1.0f);
     }
+    ae->split = NULL;
     pd_val *y = z ? pd_ae_decode(ae, g, z, 1) : NULL;
-    pd_val *l = y ? pd_g_mse(g, y, V) : NULL;
+    pd_val *l = y ? pd_g_mse(g, y, mine) : NULL;
     if (l && ae->cfg.vae) l = pd_g_sum2(g, l, 1.0f, pd_g_kl(g, mu, lv), ae->cfg.kl_weight);
     if (!l || pd_g_failed(g))
         return pd_fail(PD_ERR_NOMEM, "autoencoder: out of memory in the training graph");
     double v = l->v[0];
-    if (loss) *loss = v;
-    if (!isfinite(v)) return pd_fail(PD_ERR_NAN, "autoencoder: loss is %g at step %ld", v, t);
+    /* one process checks before the backward pass; several only after the
+     * sum, so that all of them see the same loss and stop together */
+    if (!parallel && !isfinite(v)) {
+        if (loss) *loss = v;
+        return pd_fail(PD_ERR_NAN, "autoencoder: loss is %g at step %ld", v, t);
+    }
     pd_g_backward(g, l);
     if (pd_g_failed(g))
         return pd_fail(PD_ERR_NOMEM, "autoencoder: out of memory in the backward pass");
-    pd_adamw_step(opt, p->data, p->grad, p->m, p->v, pd_ae_trainable_size(ae), t);
+    const size_t n = pd_ae_trainable_size(ae);
+    if (parallel) {
+        float *scratch = pd_g_alloc(g, (n + 1) * sizeof(float));
+        if (!scratch) return pd_fail(PD_ERR_NOMEM, "autoencoder: out of memory");
+        pd_batch_split_reduce(split, p->grad, n, &v, scratch);
+    }
+    if (loss) *loss = v;
+    if (!isfinite(v)) return pd_fail(PD_ERR_NAN, "autoencoder: loss is %g at step %ld", v, t);
+    pd_adamw_step(opt, p->data, p->grad, p->m, p->v, n, t);
     return PD_OK;
 }
 

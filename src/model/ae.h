@@ -56,6 +56,7 @@
 
 #include "engine/graph/graph.h"
 #include "pdiff.h"
+#include "model/batch_split.h"
 #include "engine/train/optim.h"
 
 /* pd_norm_kind and pd_ae_config are public (pdiff.h) */
@@ -72,6 +73,8 @@ typedef struct {
     pd_params params;
     size_t real;               /* padded input length */
     size_t latent_c, latent_l; /* latent shape per sample */
+    const pd_batch_split *split; /* set during a data-parallel step: the
+                                    noise draws are the whole batch's */
 } pd_ae;
 
 /* validates the config, computes the geometry, registers and allocates the
@@ -99,6 +102,12 @@ pd_val *pd_ae_decode(pd_ae *ae, pd_graph *g, pd_val *z, int train);
  * PD_ERR_NAN when the loss is not finite (no step is taken then). */
 pd_status pd_ae_train_step(pd_ae *ae, pd_graph *g, const float *V, size_t B,
                            pd_rng *rng, const pd_adamw *opt, long t, double *loss);
+/* the same step on this process's rows of the batch (batch_split.h): the
+ * gradients and *loss are summed over the processes before AdamW; NULL or
+ * one process: pd_ae_train_step, bit for bit */
+pd_status pd_ae_train_step_split(pd_ae *ae, pd_graph *g, const float *V, size_t B,
+                                 const pd_batch_split *split, pd_rng *rng,
+                                 const pd_adamw *opt, long t, double *loss);
 
 /* noise-free, evaluation-mode batch passes (no tape; they leave the graph
  * reset and recording gradients). V (B, D) → Z (B, latent_c*latent_l) */

@@ -62,18 +62,31 @@ void pd_diffusion_free(pd_diffusion *d) {
 pd_status pd_ddpm_train_step(pd_den *den, pd_diffusion *df, pd_graph *g, const float *Z,
                              size_t B, pd_rng *rng, const pd_adamw *opt, long t,
                              float *ema, float ema_decay, double *loss) {
+    return pd_ddpm_train_step_split(den, df, g, Z, B, NULL, rng, opt, t, ema, ema_decay, loss);
+}
+
+pd_status pd_ddpm_train_step_split(pd_den *den, pd_diffusion *df, pd_graph *g,
+                                   const float *Z, size_t B, const pd_batch_split *split,
+                                   pd_rng *rng, const pd_adamw *opt, long t, float *ema,
+                                   float ema_decay, double *loss) {
     pd_params *p = &den->params;
     const size_t L = den->cfg.L;
     if (B == 0) return pd_fail(PD_ERR_ARG, "ddpm: empty batch");
     if (df->T != den->cfg.T)
         return pd_fail(PD_ERR_SHAPE, "ddpm: schedule T=%zu but denoiser T=%zu", df->T,
                        den->cfg.T);
+    const int parallel = pd_batch_split_active(split);
+    if (parallel && (split->total != B || split->n == 0))
+        return pd_fail(PD_ERR_ARG, "ddpm: %zu processes for a batch of %zu",
+                       (size_t)split->dp->size, B);
+    const size_t lo = parallel ? split->lo : 0, rows = parallel ? split->n : B;
     pd_status s = pd_params_alloc_state(p);
     if (s != PD_OK) return s;
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     pd_params_zero_grad(p);
-    /* draws: B timesteps, then B·L normals (the order tests rely on) */
+    /* draws: B timesteps, then B·L normals (the order tests rely on); every
+     * process draws the whole batch's and uses its rows */
     int32_t *ts = pd_g_alloc(g, B * sizeof(int32_t));
     float *eps = pd_g_alloc(g, B * L * sizeof(float));
     float *xt = pd_g_alloc(g, B * L * sizeof(float));
@@ -81,20 +94,30 @@ pd_status pd_ddpm_train_step(pd_den *den, pd_diffusion *df, pd_graph *g, const f
     for (size_t i = 0; i < B; i++) ts[i] = (int32_t)pd_rng_below(rng, (uint32_t)df->T);
     pd_rng_fill_normal(rng, eps, B * L, 1.0f);
     /* q(x_t | x_0): x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε, coefficients in double */
-    for (size_t i = 0; i < B; i++) {
+    for (size_t i = lo; i < lo + rows; i++) {
         double a = df->sqrt_alphas_cumprod[ts[i]], s1 = df->sqrt_one_minus_alphas_cumprod[ts[i]];
         for (size_t j = 0; j < L; j++)
             xt[i * L + j] = (float)(a * Z[i * L + j] + s1 * eps[i * L + j]);
     }
-    pd_val *x = pd_g_input(g, xt, 3, (size_t[]){B, 1, L}, 0);
-    pd_val *out = pd_den_forward(den, g, x, ts); /* ε̂ (B, 1, L) */
-    pd_val *l = out ? pd_g_mse(g, out, eps) : NULL;
+    pd_val *x = pd_g_input(g, xt + lo * L, 3, (size_t[]){rows, 1, L}, 0);
+    pd_val *out = pd_den_forward(den, g, x, ts + lo); /* ε̂ (rows, 1, L) */
+    pd_val *l = out ? pd_g_mse(g, out, eps + lo * L) : NULL;
     if (!l || pd_g_failed(g)) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory in the graph");
     double v = l->v[0];
-    if (loss) *loss = v;
-    if (!isfinite(v)) return pd_fail(PD_ERR_NAN, "ddpm: loss is %g at step %ld", v, t);
+    /* several processes check the summed loss, so that they stop together */
+    if (!parallel && !isfinite(v)) {
+        if (loss) *loss = v;
+        return pd_fail(PD_ERR_NAN, "ddpm: loss is %g at step %ld", v, t);
+    }
     pd_g_backward(g, l);
     if (pd_g_failed(g)) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory in backward");
+    if (parallel) {
+        float *scratch = pd_g_alloc(g, (p->total + 1) * sizeof(float));
+        if (!scratch) return pd_fail(PD_ERR_NOMEM, "ddpm: out of memory");
+        pd_batch_split_reduce(split, p->grad, p->total, &v, scratch);
+    }
+    if (loss) *loss = v;
+    if (!isfinite(v)) return pd_fail(PD_ERR_NAN, "ddpm: loss is %g at step %ld", v, t);
     /* the denoiser has no buffers: the whole parameter range is trained */
     pd_adamw_step(opt, p->data, p->grad, p->m, p->v, p->total, t);
     if (ema) pd_ema_update(ema, p->data, p->total, ema_decay, t);

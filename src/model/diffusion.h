@@ -26,6 +26,7 @@
 
 #include "engine/graph/graph.h"
 #include "pdiff.h"
+#include "model/batch_split.h"
 #include "model/denoiser.h"
 #include "engine/train/optim.h"
 
@@ -53,6 +54,12 @@ void pd_diffusion_free(pd_diffusion *d);
 pd_status pd_ddpm_train_step(pd_den *den, pd_diffusion *df, pd_graph *g, const float *Z,
                              size_t B, pd_rng *rng, const pd_adamw *opt, long t,
                              float *ema, float ema_decay, double *loss);
+/* the same step on this process's rows of the batch (batch_split.h); NULL
+ * or one process: pd_ddpm_train_step, bit for bit */
+pd_status pd_ddpm_train_step_split(pd_den *den, pd_diffusion *df, pd_graph *g,
+                                   const float *Z, size_t B, const pd_batch_split *split,
+                                   pd_rng *rng, const pd_adamw *opt, long t, float *ema,
+                                   float ema_decay, double *loss);
 
 /* progress(ctx, steps done, total steps) after every denoising step; may be
  * NULL. params_override: NULL or weights laid out like params.data (EMA). */

@@ -22,6 +22,7 @@ pd_status pd_model_create(const pd_model_config *c, size_t D, pd_model **out) {
     m->cfg.tensor_sizes = NULL;
     m->cfg.ntensors = 0;
     m->cfg.state_dir = NULL;
+    m->cfg.parallel = NULL;
     m->cfg.ae.D = D;
     m->D = D;
     pd_status st = pd_ae_create(&m->ae, &m->cfg.ae);

@@ -18,6 +18,7 @@ typedef struct {
     const pd_model_config *c;
     const pd_progress *progress;
     pd_train_log log;
+    int writer; /* writes the state directory (rank 0 of data-parallel) */
 } trainer;
 
 typedef pd_status (*step_fn)(void *ctx, long t, double *loss);
@@ -53,7 +54,8 @@ static pd_status run_phase(trainer *tr, const char *stage, long total, pd_train_
             s->run = 0;
             s->nrun = 0;
         }
-        if (state_path && (s->step % tr->c->ckpt_every == 0 || s->step == total)) {
+        if (state_path && tr->writer &&
+            (s->step % tr->c->ckpt_every == 0 || s->step == total)) {
             if ((st = pd_train_log_flush(&tr->log))) return st;
             s->log_bytes = (long long)tr->log.len;
             if ((st = pd_train_state_save(state_path, s))) return st;
@@ -69,11 +71,12 @@ typedef struct {
     size_t K;
     pd_rng *rng;
     pd_adamw opt;
+    pd_batch_split split;
 } ae_ctx;
 
 static pd_status ae_step(void *vctx, long t, double *loss) {
     ae_ctx *c = vctx;
-    return pd_ae_train_step(c->ae, c->g, c->V, c->K, c->rng, &c->opt, t, loss);
+    return pd_ae_train_step_split(c->ae, c->g, c->V, c->K, &c->split, c->rng, &c->opt, t, loss);
 }
 
 typedef struct {
@@ -86,12 +89,13 @@ typedef struct {
     pd_adamw opt;
     float *ema;
     float decay;
+    pd_batch_split split;
 } den_ctx;
 
 static pd_status den_step(void *vctx, long t, double *loss) {
     den_ctx *c = vctx;
-    return pd_ddpm_train_step(c->den, c->df, c->g, c->Z, c->K, c->rng, &c->opt, t, c->ema,
-                              c->decay, loss);
+    return pd_ddpm_train_step_split(c->den, c->df, c->g, c->Z, c->K, &c->split, c->rng,
+                                    &c->opt, t, c->ema, c->decay, loss);
 }
 
 /* how well the autoencoder alone encodes V: decode the noise-free latents
@@ -118,11 +122,11 @@ static pd_status diagnose(pd_model *m, pd_graph *g, const float *V, const pd_pro
 }
 
 /* a state directory trains one configuration: refuse a different one */
-static pd_status claim_state_dir(const pd_model_config *c, size_t D) {
+static pd_status claim_state_dir(const pd_model_config *c, size_t D, int writer) {
     const char *dir = c->state_dir;
-    pd_status st = pd_mkdir_p(dir);
+    pd_status st = writer ? pd_mkdir_p(dir) : PD_OK;
     if (st) return st;
-    pd_atomic_sweep(dir); /* temp files of a killed run */
+    if (writer) pd_atomic_sweep(dir); /* temp files of a killed run */
     char path[4096];
     char *json = pd_model_config_json(c, D);
     if (!json) return pd_fail(PD_ERR_NOMEM, "out of memory");
@@ -136,7 +140,7 @@ static pd_status claim_state_dir(const pd_model_config *c, size_t D) {
         if (!st && !same)
             st = pd_fail(PD_ERR_ARG, "%s: this directory holds a model trained with other "
                                      "settings; use a new --out", path);
-    } else {
+    } else if (writer) {
         st = pd_write_file_atomic(path, json, strlen(json));
     }
     free(json);
@@ -149,18 +153,30 @@ pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, siz
     if (!V || K == 0 || D == 0) return pd_fail(PD_ERR_ARG, "training needs K >= 1 vectors of D >= 1 values");
     pd_status st = pd_model_config_check(c);
     if (st) return st;
+    const pd_data_parallel *dp = c->parallel;
+    if (dp && (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || (dp->size > 1 && !dp->sum)))
+        return pd_fail(PD_ERR_ARG, "data-parallel: rank %d of %d (and a sum function) expected",
+                       dp->rank, dp->size);
+    if (dp && dp->size > 1 && (size_t)dp->size > K)
+        return pd_fail(PD_ERR_ARG, "data-parallel: %d processes for %zu vectors (at most one "
+                                   "process per vector)", dp->size, K);
+    if (dp && dp->size > 1 && c->ae.norm == PD_NORM_BATCH)
+        return pd_fail(PD_ERR_ARG, "data-parallel: the autoencoder's batch norm would see only "
+                                   "a part of each batch; use instance, group or no norm");
+    const int writer = !dp || dp->rank == 0;
     const char *sdir = c->state_dir;
-    if (sdir && (st = claim_state_dir(c, D))) return st;
+    if (sdir && (st = claim_state_dir(c, D, writer))) return st;
     pd_model *m = NULL;
     if ((st = pd_model_create(c, D, &m))) return st;
-    trainer tr = {&m->cfg, progress, {0}};
+    trainer tr = {&m->cfg, progress, {0}, writer};
     pd_graph *g = pd_graph_new();
     float *Vn = malloc(K * D * sizeof(float) + 1);
     if (!g || !Vn) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = pd_train_log_open(&tr.log, sdir))) goto done;
+    /* the log file is the writer's; the other processes keep theirs in memory */
+    if ((st = pd_train_log_open(&tr.log, writer ? sdir : NULL))) goto done;
     /* the autoencoder sees normalized vectors (fit on V, refit identically
      * on resume) */
     if ((st = pd_normalizer_fit(&m->norm, c->normalize, V, K, D, c->tensor_sizes, c->ntensors)))
@@ -176,7 +192,8 @@ pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, siz
     /* phase 1: autoencoder */
     if (sdir) snprintf(state, sizeof state, "%s/ae_state.safetensors", sdir);
     pd_train_state ts = {&m->ae.params, NULL, &rng, 0, 0.0, 0, 0};
-    ae_ctx actx = {&m->ae, g, Vn, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}};
+    ae_ctx actx = {&m->ae, g, Vn, K, &rng, {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay},
+                   pd_batch_split_of(dp, K)};
     if ((st = run_phase(&tr, "autoencoder", c->ae_steps, &ts, sdir ? state : NULL, ae_step,
                         &actx)))
         goto done;
@@ -199,7 +216,8 @@ pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, siz
     if (sdir) snprintf(state, sizeof state, "%s/den_state.safetensors", sdir);
     pd_train_state ds = {&m->den.params, m->ema, &rng, 0, 0.0, 0, 0};
     den_ctx dctx = {&m->den, &m->df, g, m->latents, K, &rng,
-                    {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}, m->ema, c->ema_decay};
+                    {c->lr, 0.9f, 0.999f, 1e-8f, c->weight_decay}, m->ema, c->ema_decay,
+                    pd_batch_split_of(dp, K)};
     if ((st = run_phase(&tr, "ddpm", c->ddpm_steps, &ds, sdir ? state : NULL, den_step, &dctx)))
         goto done;
     st = pd_train_log_flush(&tr.log);
