@@ -4,8 +4,8 @@
 #   collect --mode seeds    every checkpoint and manifest.json byte-identical
 #   collect --mode full     byte-identical (rank 0 makes the trajectory)
 #   train                   mpirun -np 1 byte-identical to no mpirun; -np 2
-#                           (data-parallel) within 1e-5 of one process,
-#                           the measured difference printed
+#                           and 3 (data-parallel) within 1e-5 of one
+#                           process, the measured differences printed
 #   generate, eval          byte-identical (results.json without timings)
 #   run                     completes; a rank killed during training stops
 #                           the job with a non-zero exit, and running again
@@ -52,8 +52,11 @@ echo "collect --mode full: identical (-np 2)"
 mpi 1 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m1b" >/dev/null 2>&1
 same_dir "$tmp/m1" "$tmp/m1b"
 echo "train -np 1: every model file identical to no mpirun"
+# -np 2 and -np 3 (uneven shares of the batch of 5, and of the gradient)
 mpi 2 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m2" >/dev/null 2>&1
-/usr/bin/python3 - "$tmp/m1" "$tmp/m2" <<'PY'
+mpi 3 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m3" >/dev/null 2>&1
+for np in 2 3; do
+/usr/bin/python3 - "$tmp/m1" "$tmp/m$np" "$np" <<'PY'
 import json, struct, sys
 import numpy as np
 def load(path):
@@ -68,10 +71,11 @@ for f in ("ae", "den", "den_ema", "latents"):
     a, b = load(f"{sys.argv[1]}/{f}.safetensors"), load(f"{sys.argv[2]}/{f}.safetensors")
     assert a.keys() == b.keys(), f
     d = max(float(np.abs(a[k].astype(np.float64) - b[k]).max()) for k in a if a[k].size)
-    print(f"train -np 2 vs one process: {f}: max |difference| {d:.2e}")
+    print(f"train -np {sys.argv[3]} vs one process: {f}: max |difference| {d:.2e}")
     worst = max(worst, d)
 assert worst <= 1e-5, f"data-parallel training differs by {worst:g} (> 1e-5)"
 PY
+done
 
 # generate and eval: the same files
 "$cli" generate "$tmp/s1" --model "$tmp/m1" -n 6 --seed 3 --out "$tmp/g1" >/dev/null 2>&1

@@ -69,26 +69,47 @@ void pd_dist_merge_or_u8(unsigned char *v, size_t n) {
 }
 
 /* MPI_Allreduce may add in any order; the training's reduction must be
- * the same on every rank and every run, so gather and add in rank order */
+ * the same on every rank and every run. So each rank owns a segment of the
+ * array: it receives every rank's piece of it (Alltoallv), adds them in
+ * rank order, and the sums go back to all (Allgatherv). Each rank sends
+ * and receives 2 (R − 1) / R of the array, as a ring all-reduce does. */
 void pd_dist_sum_ordered(float *v, size_t n) {
     if (size_ == 1 || n == 0) return;
-    static float *all;
-    static size_t cap;
-    if (cap < n * (size_t)size_) {
-        free(all);
-        cap = n * (size_t)size_;
-        all = malloc(cap * sizeof *all);
-        if (!all) {
-            cap = 0;
-            MPI_Abort(MPI_COMM_WORLD, 1);
-        }
+    if (n > INT_MAX) MPI_Abort(MPI_COMM_WORLD, 1);
+    static int *counts, *displs, *rcounts, *rdispls;
+    static float *pieces;
+    static size_t have_n;
+    const size_t R = (size_t)size_, me = (size_t)rank_;
+    const size_t seg = n * (me + 1) / R - n * me / R;
+    if (!counts) {
+        counts = malloc(4 * R * sizeof(int));
+        if (!counts) MPI_Abort(MPI_COMM_WORLD, 1);
+        displs = counts + R;
+        rcounts = displs + R;
+        rdispls = rcounts + R;
     }
-    MPI_Allgather(v, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD);
-    for (size_t j = 0; j < n; j++) {
-        float s = all[j];
-        for (int r = 1; r < size_; r++) s += all[(size_t)r * n + j];
-        v[j] = s;
+    if (have_n < n) {
+        free(pieces);
+        pieces = malloc((n / R + 1) * R * sizeof(float));
+        if (!pieces) MPI_Abort(MPI_COMM_WORLD, 1);
+        have_n = n;
     }
+    for (size_t r = 0; r < R; r++) {
+        displs[r] = (int)(n * r / R);
+        counts[r] = (int)(n * (r + 1) / R) - displs[r];
+        rcounts[r] = (int)seg;
+        rdispls[r] = (int)(r * seg);
+    }
+    MPI_Alltoallv(v, counts, displs, MPI_FLOAT, pieces, rcounts, rdispls, MPI_FLOAT,
+                  MPI_COMM_WORLD);
+    float *mine = v + displs[me];
+    for (size_t j = 0; j < seg; j++) {
+        float sum = pieces[j];
+        for (size_t r = 1; r < R; r++) sum += pieces[r * seg + j];
+        mine[j] = sum;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, counts, displs, MPI_FLOAT,
+                   MPI_COMM_WORLD);
 }
 
 #else /* one process */
