@@ -8,9 +8,10 @@
  *   sample_ddpm1000 / sample_ddim50   100 latents of L = 12, full channels
  * Each case first checks its result (finite loss, samples in [−1, 1]) and
  * then prints "name  ms" (the median over the timed repetitions; whole runs
- * for the samplers). Usage: bench_model [threads=2] [--quick]
+ * for the samplers). Usage: bench_model [threads=2] [--quick] [--bf16]
  * (--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled;
- * --only PREFIX: just the cases whose name starts with PREFIX, e.g. for perf).
+ * --only PREFIX: just the cases whose name starts with PREFIX, e.g. for perf;
+ * --bf16: the convolutions in bf16 mixed precision, as --precision bf16).
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +32,16 @@ static void die(const char *what) {
 
 static const pd_adamw OPT = {1e-3f, 0.9f, 0.999f, 1e-8f, 2e-6f};
 
+static pd_math bench_math = PD_MATH_F32; /* --bf16 */
+
+/* a graph in the arithmetic of this run */
+static pd_graph *new_graph(void) {
+    pd_graph *g = pd_graph_new();
+    if (!g) die("graph");
+    pd_g_set_math(g, bench_math);
+    return g;
+}
+
 static void bench_ae(const char *preset, int reps) {
     const size_t D = 2048, B = 200;
     pd_ae_config c;
@@ -43,7 +54,7 @@ static void bench_ae(const char *preset, int reps) {
     float *V = malloc(B * D * sizeof(float));
     if (!V) die("alloc");
     pd_rng_fill_normal(&r, V, B * D, 0.1f);
-    pd_graph *g = pd_graph_new();
+    pd_graph *g = new_graph();
     double loss = 0.0, t[64];
     long step = 1;
     for (int w = 0; w < 2; w++) /* warm-up: the arena grows once */
@@ -82,7 +93,7 @@ static void bench_den(size_t L, int half, int reps) {
     if (!Z || !ema) die("alloc");
     for (size_t i = 0; i < B * L; i++) Z[i] = 2.0f * pd_rng_uniform(&r) - 1.0f;
     memcpy(ema, d.params.data, d.params.total * sizeof(float));
-    pd_graph *g = pd_graph_new();
+    pd_graph *g = new_graph();
     double loss = 0.0, t[64];
     long step = 1;
     for (int w = 0; w < 2; w++)
@@ -120,7 +131,7 @@ static void bench_sample(int ddim, size_t ddpm_T) {
     }
     float *out = malloc(N * L * sizeof(float));
     if (!out) die("alloc");
-    pd_graph *g = pd_graph_new();
+    pd_graph *g = new_graph();
     pd_rng r;
     pd_rng_seed(&r, 4, 0);
     double t0 = bench_now_ms();
@@ -156,6 +167,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--bf16") == 0)
+            bench_math = PD_MATH_BF16;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
         else

@@ -223,6 +223,11 @@ typedef struct {
     size_t chunk, chunk_code, hidden, latent;
 } pd_ae_config;
 
+/* the arithmetic of the convolutions: fp32, or bf16 mixed precision (bf16
+ * inputs and weights, fp32 accumulation, fp32 master weights and optimizer;
+ * through oneDNN, on CPUs with a bf16 kernel — elsewhere fp32) */
+typedef enum { PD_PRECISION_FP32 = 0, PD_PRECISION_BF16 } pd_precision;
+
 /* Data-parallel training (docs/mpi.md): `size` processes train one model,
  * each on its rows [B·rank/size, B·(rank+1)/size) of every batch of B. sum
  * adds n floats over the processes and leaves the same bits on every one
@@ -243,6 +248,7 @@ typedef struct {
     double beta0, beta1;   /* linear β schedule */
     long ae_steps, ddpm_steps;
     float lr, weight_decay, ema_decay; /* AdamW and the denoiser's EMA */
+    pd_precision precision; /* of the training passes (default fp32) */
     long ckpt_every;       /* steps between resumable state files */
     long log_every;        /* steps per loss-log line */
     uint64_t seed;
@@ -305,6 +311,7 @@ typedef struct {
     size_t steps;
     float eta;
     int raw_denoiser;
+    pd_precision precision; /* of the denoiser and decoder passes (default fp32) */
 } pd_sampler;
 /* N new vectors into out (N × D), DDPM with the EMA denoiser. The same
  * model and seed give the same bits (at the same thread count). */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench_model.sh — runs bench/bench_model.c (pdiff) and
-# scripts/bench_model_torch.py (PyTorch) on the same cases and prints both
-# timings and the speed-up of pdiff (torch ms / pdiff ms; > 1: pdiff faster).
+# bench_model.sh — runs bench/bench_model.c (pdiff, fp32 and bf16 mixed
+# precision) and scripts/bench_model_torch.py (PyTorch, fp32 and bf16
+# autocast) on the same cases and prints the timings and the speed-ups of
+# pdiff (torch ms / pdiff ms; > 1: pdiff faster): pdiff fp32 vs torch fp32,
+# pdiff bf16 vs torch fp32, pdiff bf16 vs torch bf16.
 #
 # Usage: scripts/bench_model.sh [build-dir=build] [threads=2] [--quick] [rounds=3]
 # The machine's speed drifts by ±15 % over tens of seconds (a shared VM),
@@ -42,6 +44,10 @@ for r in $(seq "$rounds"); do
       sed "s/^/pdiff $r /" | tee -a "$log" >&2
     "$py" "$here/bench_model_torch.py" "$threads" $quick --only "$c" | grep -v '^#' |
       sed "s/^/torch $r /" | tee -a "$log" >&2
+    "$build/bench_model" "$threads" $quick --bf16 --only "$c" | grep -v '^#' |
+      sed "s/^/pdiff_bf16 $r /" | tee -a "$log" >&2
+    "$py" "$here/bench_model_torch.py" "$threads" $quick --bf16 --only "$c" | grep -v '^#' |
+      sed "s/^/torch_bf16 $r /" | tee -a "$log" >&2
   done
 done
 
@@ -52,13 +58,25 @@ t = {}
 for line in open(sys.argv[1]):
     side, rnd, case, ms = line.split()[:4]
     t.setdefault(case, {}).setdefault(side, {})[rnd] = float(ms)
-print("%-28s %12s %12s %9s %s" % ("case", "pdiff ms", "torch ms", "speed-up", "(per round)"))
+def ratio(v, num, den):
+    """median over rounds of v[num] / v[den] (> 1: den is faster)"""
+    a, b = v.get(num, {}), v.get(den, {})
+    rs = [a[r] / b[r] for r in b if r in a]
+    return statistics.median(rs) if rs else float("nan")
+
+
+def med(v, side):
+    x = v.get(side, {})
+    return statistics.median(x.values()) if x else float("nan")
+
+
+print("%-26s %9s %9s %9s %9s | %10s %10s %10s" % (
+    "case", "pdiff", "pdiff bf16", "torch", "torch bf16",
+    "fp32/fp32", "bf16/fp32", "bf16/bf16"))
 for case, v in t.items():
-    p, q = v.get("pdiff", {}), v.get("torch", {})
-    rs = [q[r] / p[r] for r in p if r in q]
-    if not rs:
-        continue
-    print("%-28s %12.1f %12.1f %8.2fx  %s" % (case, statistics.median(p.values()),
-          statistics.median(q.values()), statistics.median(rs),
-          " ".join("%.2f" % x for x in rs)))
+    print("%-26s %9.1f %9.1f %9.1f %9.1f | %9.2fx %9.2fx %9.2fx" % (
+        case, med(v, "pdiff"), med(v, "pdiff_bf16"), med(v, "torch"), med(v, "torch_bf16"),
+        ratio(v, "torch", "pdiff"), ratio(v, "torch", "pdiff_bf16"),
+        ratio(v, "torch_bf16", "pdiff_bf16")))
+print("(ms: medians over rounds; ratios: medians of per-round torch ms / pdiff ms)")
 PY

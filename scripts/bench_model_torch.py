@@ -3,10 +3,13 @@
 cases with the models of pdiff_model_torch.py, torch.set_num_threads(n),
 printing "name  ms" lines (median per call; whole runs for the samplers).
 
-Usage: bench_model_torch.py [threads=2] [--quick] [--only PREFIX]
+Usage: bench_model_torch.py [threads=2] [--quick] [--only PREFIX] [--bf16]
 (--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled;
---only: just the cases whose name starts with PREFIX).
+--only: just the cases whose name starts with PREFIX; --bf16: forward
+passes under torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed
+precision).
 """
+import contextlib
 import os
 import statistics
 import sys
@@ -16,6 +19,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pdiff_model_torch as pm  # noqa: E402
+
+
+AUTOCAST = contextlib.nullcontext  # --bf16: torch.autocast on the CPU
 
 
 def timed(fn, reps, warm=2):
@@ -42,7 +48,8 @@ def bench_ae(preset, reps):
     V = torch.randn(B, D) * 0.1
 
     def step():
-        loss = m.loss(V)
+        with AUTOCAST():
+            loss = m.loss(V)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -65,7 +72,8 @@ def bench_den(L, half, reps):
     Z = torch.rand(B, 1, L) * 2 - 1
 
     def step():
-        loss = pm.ddpm_loss(m, sched, Z)
+        with AUTOCAST():
+            loss = pm.ddpm_loss(m, sched, Z)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -82,10 +90,12 @@ def bench_sample(ddim, T):
     N, L = 100, 12
     m = make_den(L, False).eval()
     t0 = time.perf_counter()
-    if ddim:
-        out = pm.ddim_sample(m, pm.Schedule(1000), N, L, 50)
-    else:
-        out = pm.ddpm_sample(m, pm.Schedule(T), N, L)
+    with AUTOCAST():
+        if ddim:
+            out = pm.ddim_sample(m, pm.Schedule(1000), N, L, 50)
+        else:
+            out = pm.ddpm_sample(m, pm.Schedule(T), N, L)
+    out = out.float()
     ms = (time.perf_counter() - t0) * 1e3 * (1.0 if ddim else 1000.0 / T)
     assert out.abs().max() <= 1.0
     if ddim:
@@ -104,6 +114,9 @@ def main():
             quick = True
         elif a == "--only" and args:
             only = args.pop(0)
+        elif a == "--bf16":
+            global AUTOCAST
+            AUTOCAST = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
         else:
             threads = int(a)
 

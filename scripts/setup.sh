@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libopenblas0-pthread
       zlib1g-dev libcjson-dev libcmocka-dev dataset-fashion-mnist
       python3 python3-numpy python3-pytest gnuplot-nox clang libclang-rt-14-dev
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin libdnnl-dev)
 # python3-torch is optional: it only cross-checks fixtures and benchmarks.
 if [ "${PDIFF_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch); fi
 missing=()

@@ -20,6 +20,7 @@
 
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
+#include "engine/ops/conv1d_dnnl.h"
 #include "ref/ref.h"
 #include "testutil.h"
 
@@ -246,12 +247,14 @@ static void check_against_ref(op_case *c, pd_rng *rng) {
     free(yr);
 }
 
-/* the conv1d algorithms to try (conv_transpose1d maps SHIFT to IM2COL) */
-static const pd_conv_algo algos[5] = {PD_CONV_AUTO, PD_CONV_DIRECT, PD_CONV_SHIFT,
-                                      PD_CONV_IM2COL, PD_CONV_SAMPLE};
+/* the conv1d algorithms to try (conv_transpose1d maps SHIFT and DNNL to
+ * IM2COL; DNNL is IM2COL too where oneDNN is missing or has no kernel) */
+#define NALGOS 6
+static const pd_conv_algo algos[NALGOS] = {PD_CONV_AUTO,   PD_CONV_DIRECT, PD_CONV_SHIFT,
+                                           PD_CONV_IM2COL, PD_CONV_SAMPLE, PD_CONV_DNNL};
 
 static void sweep(op_kind kind, uint64_t seed, int trials) {
-    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? 5 : 1;
+    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? NALGOS : 1;
     for (int a = 0; a < nalgo; a++) {
         test_algo = algos[a];
         pd_rng r;
@@ -700,7 +703,7 @@ static void test_null_grads(void **state) {
     pd_rng_seed(&r, 31, 0);
     for (int kind = OP_LINEAR; kind <= OP_CONV2D; kind++) {
         for (int trial = 0; trial < 16; trial++) {
-            test_algo = algos[trial % 5];
+            test_algo = algos[trial % NALGOS];
             op_case c;
             random_shape(&c, (op_kind)kind, &r);
             c.has_bias = 1;
@@ -729,6 +732,71 @@ static void test_null_grads(void **state) {
     pd_gap_backward(NULL, NULL, 1, 1, 1);
 }
 
+/* ---- 5. bf16 mixed precision (oneDNN) ---------------------------------- */
+
+/* conv1d with math = BF16 against the fp32 reference: bf16 rounds inputs
+ * and weights to 8 bits of mantissa (relative 2^-9), so each output may be
+ * off by about 2^-8 of Σ|x·w| over its terms: allow 1/64 of the largest
+ * reference value. And it must not be fp32 in disguise: with oneDNN
+ * present some output differs from the fp32 kernels by more than fp32
+ * rounding. */
+static void test_conv1d_bf16_vs_ref(void **state) {
+    (void)state;
+    if (!pd_dnnl_available()) skip();
+    pd_rng r;
+    pd_rng_seed(&r, 41, 0);
+    int differed = 0, ran = 0;
+    for (int t = 0; t < 12; t++) {
+        size_t n = rnd(&r, 1, 6), cin = rnd(&r, 8, 48), cout = rnd(&r, 8, 48);
+        size_t k = rnd_k(&r), lin = rnd(&r, 8, 60), stride = rnd(&r, 1, 2), pad = k / 2;
+        pd_conv1d_shape s = {n, cin, cout, lin, k, stride, pad, PD_MATH_BF16, PD_CONV_DNNL};
+        if (!pd_conv1d_dnnl_usable(&s)) continue; /* a CPU without a bf16 kernel: fp32 */
+        ran++;
+        const size_t lout = pd_conv1d_lout(&s), nx = n * cin * lin, nw = cout * cin * k,
+                     ny = n * cout * lout;
+        float *x = alloc_floats(nx), *w = alloc_floats(nw), *b = alloc_floats(cout),
+              *y = alloc_floats(ny), *yr = alloc_floats(ny), *y32 = alloc_floats(ny),
+              *dy = alloc_floats(ny), *scr = alloc_floats(pd_conv1d_scratch(&s) + 1);
+        tu_fill(&r, x, nx, -1.0f, 1.0f);
+        tu_fill(&r, w, nw, -1.0f, 1.0f);
+        tu_fill(&r, b, cout, -1.0f, 1.0f);
+        tu_fill(&r, dy, ny, -1.0f, 1.0f);
+        pd_conv1d_forward(y, x, w, b, &s, scr);
+        pd_ref_conv1d_forward(yr, x, w, b, &s);
+        pd_conv1d_shape s32 = s;
+        s32.math = PD_MATH_F32;
+        pd_conv1d_forward(y32, x, w, b, &s32, scr);
+        double m = 0, d32 = 0;
+        for (size_t i = 0; i < ny; i++) {
+            if (fabs((double)yr[i]) > m) m = fabs((double)yr[i]);
+            if (fabs((double)y[i] - y32[i]) > d32) d32 = fabs((double)y[i] - y32[i]);
+        }
+        TU_ASSERT_CLOSE(y, yr, ny, 0.0, m / 64);
+        differed += d32 > 1e-5 * m;
+        float *g[3], *gr[3];
+        size_t ng[3] = {nx, nw, cout};
+        for (int i = 0; i < 3; i++) {
+            g[i] = alloc_floats(ng[i]);
+            gr[i] = alloc_floats(ng[i]);
+            tu_fill(&r, g[i], ng[i], -1.0f, 1.0f);
+            memcpy(gr[i], g[i], ng[i] * sizeof(float));
+        }
+        pd_conv1d_backward(g[0], g[1], g[2], dy, x, w, &s, scr);
+        pd_ref_conv1d_backward(gr[0], gr[1], gr[2], dy, x, w, &s);
+        for (int i = 0; i < 3; i++) {
+            double mg = 0;
+            for (size_t j = 0; j < ng[i]; j++)
+                if (fabs((double)gr[i][j]) > mg) mg = fabs((double)gr[i][j]);
+            TU_ASSERT_CLOSE(g[i], gr[i], ng[i], 0.0, mg / 64);
+            free(g[i]);
+            free(gr[i]);
+        }
+        free(x), free(w), free(b), free(y), free(yr), free(y32), free(dy), free(scr);
+    }
+    assert_true(ran > 0);
+    assert_true(differed > 0); /* bf16 was really used */
+}
+
 /* every test starts from the shape rule, whatever a failed one left */
 static int auto_algo(void **state) {
     (void)state;
@@ -755,6 +823,7 @@ int main(void) {
         cmocka_unit_test_setup(test_gradcheck_maxpool, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_gap, auto_algo),
         cmocka_unit_test_setup(test_null_grads, auto_algo),
+        cmocka_unit_test_setup(test_conv1d_bf16_vs_ref, auto_algo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,10 +88,8 @@ int cmd_ablate(int argc, char **argv) {
     int len = snprintf(table, sizeof table,
                        "| %s | best | mean | median | selected | recon ratio | seconds |\n|---|---|---|---|---|---|---|\n",
                        pos[0]);
-    int ddim;
-    size_t steps;
-    float eta;
-    if ((rc = sampler_from_opts(opts, &ddim, &steps, &eta))) return rc;
+    pd_sampler smp;
+    if ((rc = sampler_from_opts(opts, &smp))) return rc;
     long n = cli_long(opts, "-n", 100);
     for (size_t i = 0; i < nv; i++) {
         const variant *v = &vs[i];
@@ -111,8 +109,7 @@ int cmd_ablate(int argc, char **argv) {
         fprintf(stderr, "== %s: %s\n", pos[0], v->label);
         double t0 = cli_now();
         if ((rc = train_dir(cdir, NULL, v->K, &c, mdir))) return rc;
-        if ((rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
-                               !cli_flag(opts, "--no-ema"), c.seed, 0)))
+        if ((rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, &smp, c.seed, 0)))
             return rc;
         pd_eval_opts eo;
         pd_eval_defaults(&eo);

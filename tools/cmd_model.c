@@ -41,7 +41,7 @@ static const struct {
     {"-T", "T"}, {"--beta-start", "beta_start"}, {"--beta-end", "beta_end"},
     {"--ae-steps", "ae_steps"}, {"--ddpm-steps", "ddpm_steps"}, {"--model-lr", "lr"},
     {"--weight-decay", "weight_decay"}, {"--ema", "ema_decay"},
-    {"--ckpt-every", "ckpt_every"}, {"--seed", "seed"},
+    {"--ckpt-every", "ckpt_every"}, {"--seed", "seed"}, {"--precision", "precision"},
 };
 static const struct {
     const char *opt, *key;
@@ -163,22 +163,22 @@ int cmd_train(int argc, char **argv) {
 
 /* one batched computation: under mpirun rank 0 samples and writes */
 static int generate_on_root(const char *dir, const char *patterns, const char *model_dir,
-                            const char *out_dir, size_t N, int ddim, size_t steps, float eta,
-                            int ema, uint64_t seed, int reconstruct);
+                            const char *out_dir, size_t N, const pd_sampler *smp,
+                            uint64_t seed, int reconstruct);
 
 int generate_dir(const char *dir, const char *patterns, const char *model_dir,
-                 const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
-                 uint64_t seed, int reconstruct) {
-    int rc = pd_dist_root() ? generate_on_root(dir, patterns, model_dir, out_dir, N, ddim,
-                                               steps, eta, ema, seed, reconstruct)
-                            : 0;
+                 const char *out_dir, size_t N, const pd_sampler *smp, uint64_t seed,
+                 int reconstruct) {
+    int rc = pd_dist_root()
+                 ? generate_on_root(dir, patterns, model_dir, out_dir, N, smp, seed, reconstruct)
+                 : 0;
     if (rc == 0) pd_dist_barrier(); /* the models are on disk for every rank */
     return rc;
 }
 
 static int generate_on_root(const char *dir, const char *patterns, const char *model_dir,
-                            const char *out_dir, size_t N, int ddim, size_t steps, float eta,
-                            int ema, uint64_t seed, int reconstruct) {
+                            const char *out_dir, size_t N, const pd_sampler *smp,
+                            uint64_t seed, int reconstruct) {
     pd_manifest m;
     pd_status st = load_manifest(dir, patterns, &m);
     if (st) return cli_error(st);
@@ -188,8 +188,7 @@ static int generate_on_root(const char *dir, const char *patterns, const char *m
     if (!st && D != m.D)
         st = pd_fail(PD_ERR_SHAPE, "%s: model generates D = %zu but %s has D = %zu", model_dir,
                      D, dir, m.D);
-    pd_sampler smp = {ddim, steps, eta, !ema};
-    if (!st && ddim && (steps < 1 || steps > pd_model_get_config(pm)->T))
+    if (!st && smp->ddim && (smp->steps < 1 || smp->steps > pd_model_get_config(pm)->T))
         st = pd_fail(PD_ERR_ARG, "--steps must be between 1 and T = %zu",
                      pd_model_get_config(pm)->T);
     if (!st) st = pd_mkdir_p(out_dir); /* a bad --out fails before minutes of sampling */
@@ -202,7 +201,7 @@ static int generate_on_root(const char *dir, const char *patterns, const char *m
         V = malloc(N * m.D * sizeof(float));
         if (!V) st = pd_fail(PD_ERR_NOMEM, "out of memory");
         pd_progress p = cli_progress();
-        if (!st) st = pd_model_sample_with(pm, &smp, N, seed, &p, V);
+        if (!st) st = pd_model_sample_with(pm, smp, N, seed, &p, V);
     }
     size_t bad = 0;
     if (!st) st = pd_generate_write(&m, dir, out_dir, V, N, &bad);
@@ -218,20 +217,28 @@ static int generate_on_root(const char *dir, const char *patterns, const char *m
 }
 
 
-int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta) {
-    const char *s = cli_get(opts, "--sampler");
-    *ddim = s && !strcmp(s, "ddim");
-    if (s && !*ddim && strcmp(s, "ddpm") != 0) {
+int sampler_from_opts(const cli_opt *opts, pd_sampler *smp) {
+    const char *s = cli_get(opts, "--sampler"), *p = cli_get(opts, "--precision");
+    memset(smp, 0, sizeof *smp);
+    smp->ddim = s && !strcmp(s, "ddim");
+    if (s && !smp->ddim && strcmp(s, "ddpm") != 0) {
         fprintf(stderr, "pdiff: --sampler must be ddpm or ddim, not '%s'\n", s);
         return 2;
     }
-    *steps = (size_t)cli_long(opts, "--steps", 50);
-    *eta = (float)cli_double(opts, "--eta", 0.0);
+    if (p && strcmp(p, "fp32") != 0 && strcmp(p, "bf16") != 0) {
+        fprintf(stderr, "pdiff: --precision must be fp32 or bf16, not '%s'\n", p);
+        return 2;
+    }
+    smp->precision = p && !strcmp(p, "bf16") ? PD_PRECISION_BF16 : PD_PRECISION_FP32;
+    smp->steps = (size_t)cli_long(opts, "--steps", 50);
+    smp->eta = (float)cli_double(opts, "--eta", 0.0);
+    smp->raw_denoiser = cli_flag(opts, "--no-ema");
     return 0;
 }
 
 int cmd_generate(int argc, char **argv) {
     cli_opt opts[] = {GENERATE_OPTIONS,
+                      {"--precision", "P", "fp32 (default) | bf16: the denoiser's and decoder's convolutions in bf16 mixed precision", NULL},
                       {"--model", "DIR", "model directory (default DIR/model)", NULL},
                       {"--params", "PATTERNS", "subset tensors (only without manifest.json)", NULL},
                       {"--out", "DIR", "output directory (default DIR/generated)", NULL},
@@ -250,10 +257,8 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "pdiff: generate needs the checkpoint directory (see --help)\n");
         return 2;
     }
-    int ddim;
-    size_t steps;
-    float eta;
-    if ((rc = sampler_from_opts(opts, &ddim, &steps, &eta))) return rc;
+    pd_sampler smp;
+    if ((rc = sampler_from_opts(opts, &smp))) return rc;
     long n = cli_long(opts, "-n", 100);
     if (n < 1 || n > 1000000) {
         fprintf(stderr, "pdiff: -n must be between 1 and 1000000\n");
@@ -264,7 +269,6 @@ int cmd_generate(int argc, char **argv) {
     snprintf(out, sizeof out, "%s/generated", pos[0]);
     return generate_dir(pos[0], cli_get(opts, "--params"),
                         cli_get(opts, "--model") ? cli_get(opts, "--model") : model,
-                        cli_get(opts, "--out") ? cli_get(opts, "--out") : out, (size_t)n, ddim,
-                        steps, eta, !cli_flag(opts, "--no-ema"),
+                        cli_get(opts, "--out") ? cli_get(opts, "--out") : out, (size_t)n, &smp,
                         (uint64_t)cli_long(opts, "--seed", 0), cli_flag(opts, "--reconstruct"));
 }

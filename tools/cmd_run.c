@@ -107,10 +107,8 @@ int cmd_run(int argc, char **argv) {
     collect_from_opts(&co, opts);
     pd_model_config mc;
     if ((rc = model_from_opts(&mc, opts, whole_mode_option(opts)))) return rc;
-    int ddim;
-    size_t steps;
-    float eta;
-    if ((rc = sampler_from_opts(opts, &ddim, &steps, &eta))) return rc;
+    pd_sampler smp;
+    if ((rc = sampler_from_opts(opts, &smp))) return rc;
     long n = cli_long(opts, "-n", 100);
     pd_status st = pd_mkdir_p(run);
     if (!st && pd_dist_root()) st = save_config(path, opts, &mc);
@@ -144,8 +142,7 @@ int cmd_run(int argc, char **argv) {
     t0 = cli_now();
     snprintf(path, sizeof path, "%s/generated.safetensors", gdir);
     had = stage_done(path);
-    if (!had && (rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, ddim, steps, eta,
-                                   !cli_flag(opts, "--no-ema"), co.seed, 0)))
+    if (!had && (rc = generate_dir(cdir, NULL, mdir, gdir, (size_t)n, &smp, co.seed, 0)))
         return rc;
     secs[2] = stage_seconds(run, "generate", had ? NAN : cli_now() - t0);
 

@@ -53,6 +53,7 @@
     {"--weight-decay", "W", "AdamW weight decay (default 2e-6)", NULL},                       \
     {"--ema", "DECAY", "EMA decay of the denoiser (default 0.9999)", NULL},                   \
     {"--ckpt-every", "N", "steps between resumable checkpoints (default 500)", NULL},        \
+    {"--precision", "P", "fp32 (default) | bf16: convolutions in bf16 mixed precision (oneDNN; fp32 where the CPU lacks bf16)", NULL}, \
     {"--recipe", "paper", "the paper's Table 4 recipe (30k + 30k steps, full channels)", NULL}
 
 /* models per baseline in eval: all N, or 20 for whole networks (a whole
@@ -82,7 +83,9 @@ int model_from_opts(pd_model_config *c, const cli_opt *opts, int whole);
 int whole_networks(const pd_manifest *m);
 /* the same from --mode */
 int whole_mode_option(const cli_opt *opts);
-int sampler_from_opts(const cli_opt *opts, int *ddim, size_t *steps, float *eta);
+/* --sampler, --steps, --eta, --no-ema and --precision (where the command
+ * has it) into s; 0 or an exit code */
+int sampler_from_opts(const cli_opt *opts, pd_sampler *s);
 /* train on the first K checkpoints of dir (K = 0: all) into model_dir;
  * returns 0 or an exit code */
 int train_dir(const char *dir, const char *patterns, size_t K, const pd_model_config *c,
@@ -90,7 +93,7 @@ int train_dir(const char *dir, const char *patterns, size_t K, const pd_model_co
 /* sample and write N models (reconstruct: decode the training latents
  * instead); returns 0 or an exit code */
 int generate_dir(const char *dir, const char *patterns, const char *model_dir,
-                 const char *out_dir, size_t N, int ddim, size_t steps, float eta, int ema,
-                 uint64_t seed, int reconstruct);
+                 const char *out_dir, size_t N, const pd_sampler *smp, uint64_t seed,
+                 int reconstruct);
 
 #endif

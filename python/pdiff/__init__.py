@@ -88,7 +88,7 @@ class _Progress(ctypes.Structure):
 
 class _Sampler(ctypes.Structure):
     _fields_ = [("ddim", ctypes.c_int), ("steps", _size_t), ("eta", ctypes.c_float),
-                ("raw_denoiser", ctypes.c_int)]
+                ("raw_denoiser", ctypes.c_int), ("precision", ctypes.c_int)]
 
 
 class _Diag(ctypes.Structure):
@@ -248,17 +248,22 @@ class Model:
             return None
         return {name: getattr(d, name) for name, _ in _Diag._fields_}
 
-    def sample(self, n, seed=0, sampler="ddpm", steps=50, eta=0.0, ema=True, progress=None):
+    def sample(self, n, seed=0, sampler="ddpm", steps=50, eta=0.0, ema=True, progress=None,
+               precision="fp32"):
         """n new parameter vectors (n x D float32). sampler "ddpm" uses all T
         steps; "ddim" uses `steps` steps with noise eta. ema=False samples
-        with the raw denoiser instead of its EMA."""
+        with the raw denoiser instead of its EMA. precision "bf16" runs the
+        convolutions in bf16 mixed precision (fp32 where the CPU lacks it)."""
         if sampler not in ("ddpm", "ddim"):
             raise ValueError("sampler must be 'ddpm' or 'ddim', not %r" % (sampler,))
+        if precision not in ("fp32", "bf16"):
+            raise ValueError("precision must be 'fp32' or 'bf16', not %r" % (precision,))
         n = int(n)
         if n < 0:
             raise ValueError("n must be >= 0")
         out = np.empty((n, self.dim), dtype=np.float32)
-        s = _Sampler(sampler == "ddim", int(steps), float(eta), 0 if ema else 1)
+        s = _Sampler(sampler == "ddim", int(steps), float(eta), 0 if ema else 1,
+                     1 if precision == "bf16" else 0)
         p, keep = _progress(progress)
         _check(_sample(self._h, ctypes.byref(s), n, int(seed) & (2**64 - 1),
                        ctypes.byref(p) if p else None, _ptr(out)))

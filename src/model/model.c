@@ -115,6 +115,7 @@ pd_status pd_model_sample_with(const pd_model *cm, const pd_sampler *s, size_t N
     pd_graph *g = pd_graph_new();
     float *z = malloc(batch * L * sizeof(float));
     pd_status st = g && z ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (g) pd_g_set_math(g, s->precision == PD_PRECISION_BF16 ? PD_MATH_BF16 : PD_MATH_F32);
     pd_rng rng;
     pd_rng_seed(&rng, seed, 20);
     long per = s->ddim ? (long)s->steps : (long)m->cfg.T;
@@ -135,7 +136,7 @@ pd_status pd_model_sample_with(const pd_model *cm, const pd_sampler *s, size_t N
 }
 
 pd_status pd_model_sample(const pd_model *m, size_t N, uint64_t seed, float *out) {
-    const pd_sampler ddpm = {0, 0, 0.0f, 0};
+    const pd_sampler ddpm = {0, 0, 0.0f, 0, PD_PRECISION_FP32};
     return pd_model_sample_with(m, &ddpm, N, seed, NULL, out);
 }
 

@@ -97,6 +97,7 @@ typedef enum { F_INT, F_SIZE, F_LONG, F_FLOAT, F_DOUBLE, F_BOOL, F_SIZES4, F_ENU
 
 static const char *const normalize_names[] = {"none", "tensor", "dim", NULL};
 static const char *const norm_names[] = {"instance", "batch", "group", "none", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 
 typedef struct {
     const char *key;     /* pd_model_config_set's name */
@@ -136,6 +137,8 @@ static const field fields[] = {
     {"weight_decay", "training", "weight_decay", F_FLOAT, 0, 10, OFF(weight_decay), NULL, 0},
     {"ema_decay", "training", "ema_decay", F_FLOAT, 0, 1, OFF(ema_decay), NULL, 0},
     {"ckpt_every", "training", "ckpt_every", F_LONG, 1, 1e9, OFF(ckpt_every), NULL, 0},
+    /* absent (fp32) in configs written before it existed */
+    {"precision", "training", "precision", F_ENUM, 0, 0, OFF(precision), precision_names, 1},
     {"log_every", "training", "log_every", F_LONG, 1, 1e9, OFF(log_every), NULL, 1},
     {"seed", "training", "seed", F_SEED, 0, 0, OFF(seed), NULL, 0},
     /* the whole-network kind; absent (0) in configs of the paper's kind */

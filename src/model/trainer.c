@@ -175,6 +175,7 @@ pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, siz
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto done;
     }
+    pd_g_set_math(g, c->precision == PD_PRECISION_BF16 ? PD_MATH_BF16 : PD_MATH_F32);
     /* the log file is the writer's; the other processes keep theirs in memory */
     if ((st = pd_train_log_open(&tr.log, writer ? sdir : NULL))) goto done;
     /* the autoencoder sees normalized vectors (fit on V, refit identically

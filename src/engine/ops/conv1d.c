@@ -29,6 +29,7 @@
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
 #include "engine/ops/vec4.h"
+#include "engine/ops/conv1d_dnnl.h"
 
 /* work (multiply-adds or floats moved) below which a direct loop stays on
  * one thread (see im2col.c) */
@@ -37,7 +38,13 @@
 #define PD_SHIFT_BLOCK_FLOATS (1u << 20)
 
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
-    pd_conv_algo a = s->algo;
+    if (s->algo == PD_CONV_DNNL) return pd_conv1d_dnnl_usable(s) ? PD_CONV_DNNL : PD_CONV_IM2COL;
+    if (s->algo == PD_CONV_AUTO && pd_conv_dnnl_preferred(s)) return PD_CONV_DNNL;
+    return pd_conv1d_algo_ours(s);
+}
+
+pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s) {
+    pd_conv_algo a = s->algo == PD_CONV_DNNL ? PD_CONV_IM2COL : s->algo;
     if (a == PD_CONV_AUTO) {
         const size_t lout = pd_conv1d_lout(s);
         if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64 &&
@@ -63,6 +70,17 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
     }
     if (a == PD_CONV_SHIFT && s->stride != 1) a = PD_CONV_IM2COL;
     return a;
+}
+
+/* oneDNN where it is faster than our algorithms (bench_conv, bench_model,
+ * this VM): fp32 with 128 or more channels on both sides (256→256 L = 52
+ * fwd+bwd 238–257 vs 216 GFLOP/s, L = 12 243 vs 227; 128→128 L = 52 192
+ * vs 165; below 128 channels it is not); bf16 from 16 channels on both
+ * sides (the small autoencoder's 1–8-channel layers ran 168 → 225 ms a
+ * step in bf16: their direct loops are memory-bound, so they stay fp32) */
+int pd_conv_dnnl_preferred(const pd_conv1d_shape *s) {
+    const size_t min_ch = s->math == PD_MATH_BF16 ? 16 : 128;
+    return s->cin >= min_ch && s->cout >= min_ch && pd_conv1d_dnnl_usable(s);
 }
 
 size_t pd_conv1d_lout(const pd_conv1d_shape *s) {
@@ -597,6 +615,7 @@ size_t pd_conv1d_scratch(const pd_conv1d_shape *s) {
         return s->cin * g.xcols + s->cout * g.ycols + 2 * s->k * s->cout * s->cin;
     }
     case PD_CONV_IM2COL:
+    case PD_CONV_DNNL: /* oneDNN keeps its own buffers; IM2COL's in case it fails */
         return (s->cin * s->k + s->cout) * s->n * lout;
     case PD_CONV_SAMPLE:
         return sample_scratch(s);
@@ -615,6 +634,9 @@ void pd_conv1d_forward(float *y, const float *x, const float *w, const float *b,
         return;
     }
     switch (pd_conv1d_algo(s)) {
+    case PD_CONV_DNNL:
+        if (!pd_conv1d_dnnl_forward(y, x, w, b, s)) im2col_forward(y, x, w, b, s, scratch);
+        break;
     case PD_CONV_SHIFT:
         shift_forward(y, x, w, b, s, scratch);
         break;
@@ -642,6 +664,7 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
         sample_backward(dx, dw, db, dy, x, w, s, scratch);
         return;
     }
+    if (algo == PD_CONV_DNNL && pd_conv1d_dnnl_backward(dx, dw, db, dy, x, w, s)) return;
     if (db) pd_bias_grad_add(db, dy, s->n, s->cout, lout);
     if (s->cin == 0 || (!dx && !dw)) return;
     switch (algo) {
@@ -649,6 +672,7 @@ void pd_conv1d_backward(float *dx, float *dw, float *db, const float *dy,
         shift_backward(dx, dw, dy, x, w, s, scratch);
         break;
     case PD_CONV_IM2COL:
+    case PD_CONV_DNNL: /* oneDNN failed: nothing was added */
         im2col_backward(dx, dw, dy, x, w, s, scratch);
         break;
     default:

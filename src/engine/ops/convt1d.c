@@ -43,12 +43,12 @@ static pd_conv1d_shape convt1d_equiv(const pd_convt1d_shape *s) {
 
 static int convt1d_direct(const pd_convt1d_shape *s) {
     pd_conv1d_shape c = convt1d_equiv(s);
-    return pd_conv1d_algo(&c) == PD_CONV_DIRECT;
+    return pd_conv1d_algo_ours(&c) == PD_CONV_DIRECT;
 }
 
 static int convt1d_sample(const pd_convt1d_shape *s) {
     pd_conv1d_shape c = convt1d_equiv(s);
-    return pd_conv1d_algo(&c) == PD_CONV_SAMPLE;
+    return pd_conv1d_algo_ours(&c) == PD_CONV_SAMPLE;
 }
 
 /* the im2col geometry of the equivalent conv1d: channels cout, input length

@@ -104,8 +104,14 @@ size_t pd_sample_slot(void);
 void pd_sum_partials(float *dst, const float *parts, size_t slots, size_t len);
 
 /* the algorithm conv1d uses for s: s->algo, or by shape when that is
- * PD_CONV_AUTO (never AUTO) */
+ * PD_CONV_AUTO (never AUTO); oneDNN (PD_CONV_DNNL) where it is usable
+ * and preferred */
 pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s);
+/* the same among pdiff's own algorithms (what conv_transpose1d, which has
+ * no oneDNN path, decides with) */
+pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s);
+/* would AUTO choose oneDNN for s? */
+int pd_conv_dnnl_preferred(const pd_conv1d_shape *s);
 
 /* ---- direct loops ---------------------------------------------------------
  * Three kernels cover conv1d and conv_transpose1d forward and backward

@@ -9,8 +9,10 @@
  *  - backward ADDS into every gradient it is given (dx, dw, db); a NULL
  *    gradient pointer means "not needed" and is skipped.
  *  - counts are size_t. Constants (eps, momentum, slope) are arguments.
- *  - `math` selects the arithmetic; only PD_MATH_F32 exists now, the field
- *    is where a bf16 mixed-precision path will plug in.
+ *  - `math` selects the arithmetic: PD_MATH_F32, or PD_MATH_BF16 (bf16
+ *    inputs and weights, fp32 accumulation and outputs), which conv1d runs
+ *    through oneDNN where the CPU and the build allow (conv1d_dnnl.h) and
+ *    every other kernel runs as fp32.
  */
 #ifndef PD_OPS_H
 #define PD_OPS_H
@@ -37,7 +39,8 @@ typedef enum {
     PD_CONV_DIRECT,
     PD_CONV_SHIFT,
     PD_CONV_IM2COL,
-    PD_CONV_SAMPLE
+    PD_CONV_SAMPLE,
+    PD_CONV_DNNL /* conv1d only: oneDNN (conv1d_dnnl.h); elsewhere IM2COL */
 } pd_conv_algo;
 
 /* ---- chunk linear: a linear map per chunk (chunk_linear.c) -------------- */

@@ -1,0 +1,372 @@
+/*
+ * conv1d_dnnl.c — conv1d through oneDNN (Debian libdnnl, the library
+ * inside PyTorch's CPU convolutions): its JIT kernels for the CPU at hand,
+ * in fp32 or in bf16 mixed precision (bf16 inputs and weights, fp32
+ * accumulation and outputs). See conv1d_dnnl.h.
+ *
+ * oneDNN's fast kernels want blocked layouts (nCw16c, ...), so each call
+ * reorders our plain NCL tensors into the layouts the primitive chose and
+ * back, as PyTorch does for plain tensors; the reorders into dx and dw
+ * carry a sum post-op, which keeps the "backward adds" convention.
+ * Primitives and their buffers are made once per shape and kept (a small
+ * table under a mutex: a process trains a handful of shapes).
+ */
+#include "engine/ops/conv1d_dnnl.h"
+
+#ifdef PDIFF_DNNL
+
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { FWD, BWD_DATA, BWD_WEIGHTS, NPRIM };
+enum { MAX_PLANS = 96 };
+
+/* a reorder between a plain user tensor and a primitive's layout */
+typedef struct {
+    dnnl_memory_t user, prim; /* prim == user when the layouts agree */
+    dnnl_primitive_t to_prim, to_user;
+} port;
+
+typedef struct {
+    pd_conv1d_shape s;
+    int ok;
+    dnnl_primitive_t p[NPRIM];
+    /* forward: x, w, y; backward data: dy, w, dx; backward weights: x, dy, dw */
+    port fx, fw, fy, bdy, bw, bdx, wx, wdy, wdw;
+    dnnl_memory_t bias, dbias; /* plain, f32 */
+    float *db_tmp;
+    dnnl_memory_t scratch[NPRIM]; /* each primitive's scratchpad, in `pad` */
+    size_t scratch_bytes[NPRIM];
+} plan;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static int engine_state; /* 0 untried, 1 ready, -1 unavailable */
+static plan plans[MAX_PLANS];
+static size_t nplans;
+/* one scratchpad for every primitive (they run one at a time, under the
+ * lock): oneDNN's own would be allocated and page-faulted in afresh on
+ * every call (a quarter of a bf16 denoiser step went to clearing pages) */
+static void *pad;
+static size_t pad_bytes;
+
+/* PDIFF_DNNL=0 in the environment switches oneDNN off (comparisons) */
+static int ready(void) {
+    if (engine_state == 0 && getenv("PDIFF_DNNL") && !strcmp(getenv("PDIFF_DNNL"), "0"))
+        engine_state = -1;
+    if (engine_state == 0) {
+        engine_state = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success &&
+                               dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) ==
+                                   dnnl_success
+                           ? 1
+                           : -1;
+    }
+    return engine_state == 1;
+}
+
+static int same_shape(const pd_conv1d_shape *a, const pd_conv1d_shape *b) {
+    return a->n == b->n && a->cin == b->cin && a->cout == b->cout && a->lin == b->lin &&
+           a->k == b->k && a->stride == b->stride && a->pad == b->pad && a->math == b->math;
+}
+
+static int md_plain(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
+                    dnnl_format_tag_t tag) {
+    return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag) == dnnl_success;
+}
+
+static int reorder(dnnl_primitive_t *out, dnnl_memory_t from, dnnl_memory_t to, int add) {
+    const dnnl_memory_desc_t *a, *b;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    int ok = dnnl_memory_get_memory_desc(from, &a) == dnnl_success &&
+             dnnl_memory_get_memory_desc(to, &b) == dnnl_success;
+    if (ok && add)
+        ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
+             dnnl_post_ops_create(&po) == dnnl_success &&
+             dnnl_post_ops_append_sum(po, 1.0f) == dnnl_success &&
+             dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
+    ok = ok && dnnl_reorder_primitive_desc_create(&pd, a, engine, b, engine, attr) ==
+                   dnnl_success;
+    ok = ok && dnnl_primitive_create(out, pd) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ok;
+}
+
+/* a user tensor (plain f32) and the primitive's `which` memory; reorders
+ * in the direction(s) asked (to_prim: feed it; to_user: read it, adding
+ * when add) */
+static int make_port(port *pt, const dnnl_memory_desc_t *user_md, dnnl_primitive_desc_t pd,
+                     dnnl_query_t which, int to_prim, int to_user, int add) {
+    const dnnl_memory_desc_t *pm = dnnl_primitive_desc_query_md(pd, which, 0);
+    if (!pm) return 0;
+    if (dnnl_memory_create(&pt->user, user_md, engine, DNNL_MEMORY_NONE) != dnnl_success)
+        return 0;
+    if (dnnl_memory_desc_equal(pm, user_md) && !add) {
+        pt->prim = pt->user;
+        return 1;
+    }
+    if (dnnl_memory_create(&pt->prim, pm, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+        return 0;
+    return (!to_prim || reorder(&pt->to_prim, pt->user, pt->prim, 0)) &&
+           (!to_user || reorder(&pt->to_user, pt->prim, pt->user, add));
+}
+
+/* oneDNN's reference kernels are far slower than ours: a shape that only
+ * gets those is not oneDNN's */
+static int jit_impl(dnnl_primitive_desc_t pd) {
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        !impl)
+        return 0;
+    return strncmp(impl, "ref", 3) != 0;
+}
+
+static int build(plan *pl) {
+    const pd_conv1d_shape *s = &pl->s;
+    const size_t lout = pd_conv1d_lout(s);
+    const dnnl_data_type_t in_t = s->math == PD_MATH_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t xd = {(dnnl_dim_t)s->n, (dnnl_dim_t)s->cin, (dnnl_dim_t)s->lin},
+                wd = {(dnnl_dim_t)s->cout, (dnnl_dim_t)s->cin, (dnnl_dim_t)s->k},
+                bd = {(dnnl_dim_t)s->cout},
+                yd = {(dnnl_dim_t)s->n, (dnnl_dim_t)s->cout, (dnnl_dim_t)lout};
+    dnnl_dims_t st = {(dnnl_dim_t)s->stride}, pl_ = {(dnnl_dim_t)s->pad};
+    /* the right padding that makes oneDNN's output length ours */
+    dnnl_dims_t pr = {(dnnl_dim_t)((lout - 1) * s->stride + s->k - s->lin - s->pad)};
+    dnnl_memory_desc_t ux, uw, ub, uy, ax, aw, ab, ay, agx, agw, agy;
+    if (!md_plain(&ux, 3, xd, dnnl_ncw) || !md_plain(&uw, 3, wd, dnnl_oiw) ||
+        !md_plain(&ub, 1, bd, dnnl_x) || !md_plain(&uy, 3, yd, dnnl_ncw))
+        return 0;
+    if (dnnl_memory_desc_init_by_tag(&ax, 3, xd, in_t, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&aw, 3, wd, in_t, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&ab, 1, bd, dnnl_f32, dnnl_x) ||
+        dnnl_memory_desc_init_by_tag(&ay, 3, yd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&agx, 3, xd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&agw, 3, wd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&agy, 3, yd, in_t, dnnl_format_tag_any))
+        return 0;
+    dnnl_convolution_desc_t cf, cd, cw;
+    dnnl_primitive_desc_t pf = NULL, pd = NULL, pw = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    int ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
+             dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ==
+                 dnnl_success;
+    ok = ok && dnnl_convolution_forward_desc_init(&cf, dnnl_forward_training,
+                                                  dnnl_convolution_direct, &ax, &aw, &ab, &ay,
+                                                  st, pl_, pr) == dnnl_success &&
+         dnnl_primitive_desc_create(&pf, &cf, attr, engine, NULL) == dnnl_success &&
+         jit_impl(pf);
+    ok = ok && dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &agx, &aw,
+                                                        &agy, st, pl_, pr) == dnnl_success &&
+         dnnl_primitive_desc_create(&pd, &cd, attr, engine, pf) == dnnl_success && jit_impl(pd);
+    ok = ok && dnnl_convolution_backward_weights_desc_init(&cw, dnnl_convolution_direct, &ax,
+                                                           &agw, &ab, &agy, st, pl_,
+                                                           pr) == dnnl_success &&
+         dnnl_primitive_desc_create(&pw, &cw, attr, engine, pf) == dnnl_success && jit_impl(pw);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    dnnl_primitive_desc_t pds[NPRIM] = {pf, pd, pw};
+    for (int i = 0; i < NPRIM && ok; i++) {
+        const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pds[i],
+                                                                     dnnl_query_scratchpad_md, 0);
+        pl->scratch_bytes[i] = md ? dnnl_memory_desc_get_size(md) : 0;
+        ok = !md || dnnl_memory_create(&pl->scratch[i], md, engine, DNNL_MEMORY_NONE) ==
+                        dnnl_success;
+    }
+    ok = ok && dnnl_primitive_create(&pl->p[FWD], pf) == dnnl_success &&
+         dnnl_primitive_create(&pl->p[BWD_DATA], pd) == dnnl_success &&
+         dnnl_primitive_create(&pl->p[BWD_WEIGHTS], pw) == dnnl_success;
+    ok = ok && make_port(&pl->fx, &ux, pf, dnnl_query_src_md, 1, 0, 0) &&
+         make_port(&pl->fw, &uw, pf, dnnl_query_weights_md, 1, 0, 0) &&
+         make_port(&pl->fy, &uy, pf, dnnl_query_dst_md, 0, 1, 0) &&
+         make_port(&pl->bdy, &uy, pd, dnnl_query_diff_dst_md, 1, 0, 0) &&
+         make_port(&pl->bw, &uw, pd, dnnl_query_weights_md, 1, 0, 0) &&
+         make_port(&pl->bdx, &ux, pd, dnnl_query_diff_src_md, 0, 1, 1) &&
+         make_port(&pl->wx, &ux, pw, dnnl_query_src_md, 1, 0, 0) &&
+         make_port(&pl->wdy, &uy, pw, dnnl_query_diff_dst_md, 1, 0, 0) &&
+         make_port(&pl->wdw, &uw, pw, dnnl_query_diff_weights_md, 0, 1, 1);
+    ok = ok && dnnl_memory_create(&pl->bias, &ub, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&pl->dbias, &ub, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         (pl->db_tmp = malloc(s->cout * sizeof(float))) != NULL;
+    if (pf) dnnl_primitive_desc_destroy(pf);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (pw) dnnl_primitive_desc_destroy(pw);
+    return ok;
+}
+
+static void port_free(port *pt) {
+    if (pt->to_prim) dnnl_primitive_destroy(pt->to_prim);
+    if (pt->to_user) dnnl_primitive_destroy(pt->to_user);
+    if (pt->prim && pt->prim != pt->user) dnnl_memory_destroy(pt->prim);
+    if (pt->user) dnnl_memory_destroy(pt->user);
+}
+
+static void plan_free(plan *pl) {
+    for (int i = 0; i < NPRIM; i++)
+        if (pl->p[i]) dnnl_primitive_destroy(pl->p[i]);
+    port *ports[] = {&pl->fx, &pl->fw, &pl->fy, &pl->bdy, &pl->bw,
+                     &pl->bdx, &pl->wx, &pl->wdy, &pl->wdw};
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) port_free(ports[i]);
+    if (pl->bias) dnnl_memory_destroy(pl->bias);
+    if (pl->dbias) dnnl_memory_destroy(pl->dbias);
+    for (int i = 0; i < NPRIM; i++)
+        if (pl->scratch[i]) dnnl_memory_destroy(pl->scratch[i]);
+    free(pl->db_tmp);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* the plan of shape s (made on first use; a full table gives up its
+ * oldest entry); NULL when oneDNN cannot run it with a JIT kernel. A
+ * failed build keeps its entry (ok = 0) so that it is not retried. Called
+ * with the lock held. */
+static plan *plan_for(const pd_conv1d_shape *s) {
+    static size_t next_victim;
+    if (!ready()) return NULL;
+    for (size_t i = 0; i < nplans; i++)
+        if (same_shape(&plans[i].s, s)) return plans[i].ok ? &plans[i] : NULL;
+    plan *pl;
+    if (nplans < MAX_PLANS) {
+        pl = &plans[nplans++];
+        memset(pl, 0, sizeof *pl);
+    } else {
+        pl = &plans[next_victim];
+        next_victim = (next_victim + 1) % MAX_PLANS;
+        plan_free(pl);
+    }
+    pl->s = *s;
+    pl->ok = pd_conv1d_lout(s) > 0 && s->cin > 0 && build(pl);
+    return pl->ok ? pl : NULL;
+}
+
+/* executes primitive i of pl with args, plus its scratchpad */
+static int run(plan *pl, int i, dnnl_exec_arg_t *args, int nargs) {
+    if (pl->scratch[i]) {
+        if (pad_bytes < pl->scratch_bytes[i]) {
+            free(pad);
+            pad_bytes = 0;
+            if (!(pad = aligned_alloc(64, (pl->scratch_bytes[i] + 63) / 64 * 64))) return 0;
+            pad_bytes = pl->scratch_bytes[i];
+        }
+        if (dnnl_memory_set_data_handle(pl->scratch[i], pad) != dnnl_success) return 0;
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pl->scratch[i]};
+    }
+    return dnnl_primitive_execute(pl->p[i], stream, nargs, args) == dnnl_success;
+}
+
+static int feed(port *pt, const float *data) {
+    if (dnnl_memory_set_data_handle(pt->user, (void *)data) != dnnl_success) return 0;
+    if (!pt->to_prim) return 1;
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, pt->user}, {DNNL_ARG_TO, pt->prim}};
+    return dnnl_primitive_execute(pt->to_prim, stream, 2, a) == dnnl_success;
+}
+
+static int take(port *pt, float *data) {
+    if (dnnl_memory_set_data_handle(pt->user, data) != dnnl_success) return 0;
+    if (!pt->to_user) return 1;
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, pt->prim}, {DNNL_ARG_TO, pt->user}};
+    return dnnl_primitive_execute(pt->to_user, stream, 2, a) == dnnl_success;
+}
+
+int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+    pthread_mutex_lock(&lock);
+    int ok = plan_for(s) != NULL;
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                           const pd_conv1d_shape *s) {
+    pthread_mutex_lock(&lock);
+    plan *pl = plan_for(s);
+    int ok = pl && feed(&pl->fx, x) && feed(&pl->fw, w) &&
+             dnnl_memory_set_data_handle(pl->fy.user, y) == dnnl_success;
+    float *zeros = NULL;
+    if (ok && !b) { /* the primitive has a bias: give it zeros */
+        zeros = calloc(s->cout, sizeof(float));
+        ok = zeros != NULL;
+    }
+    ok = ok && dnnl_memory_set_data_handle(pl->bias, b ? (void *)b : (void *)zeros) ==
+                   dnnl_success;
+    if (ok) {
+        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, pl->fx.prim},
+                                {DNNL_ARG_WEIGHTS, pl->fw.prim},
+                                {DNNL_ARG_BIAS, pl->bias},
+                                {DNNL_ARG_DST, pl->fy.prim}};
+        ok = run(pl, FWD, a, 4) &&
+             take(&pl->fy, y) && dnnl_stream_wait(stream) == dnnl_success;
+    }
+    free(zeros);
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const pd_conv1d_shape *s) {
+    pthread_mutex_lock(&lock);
+    plan *pl = plan_for(s);
+    int ok = pl != NULL;
+    if (ok && dx) {
+        ok = feed(&pl->bdy, dy) && feed(&pl->bw, w);
+        if (ok) {
+            dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, pl->bdy.prim},
+                                    {DNNL_ARG_WEIGHTS, pl->bw.prim},
+                                    {DNNL_ARG_DIFF_SRC, pl->bdx.prim}};
+            ok = run(pl, BWD_DATA, a, 3) &&
+                 take(&pl->bdx, dx);
+        }
+    }
+    if (ok && (dw || db)) {
+        ok = feed(&pl->wx, x) && feed(&pl->wdy, dy) &&
+             dnnl_memory_set_data_handle(pl->dbias, pl->db_tmp) == dnnl_success;
+        float *dw_tmp = NULL;
+        if (ok && !dw) { /* weights' gradient computed anyway: into a scratch */
+            dw_tmp = calloc(s->cout * s->cin * s->k, sizeof(float));
+            ok = dw_tmp != NULL;
+        }
+        if (ok) {
+            dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, pl->wx.prim},
+                                    {DNNL_ARG_DIFF_DST, pl->wdy.prim},
+                                    {DNNL_ARG_DIFF_WEIGHTS, pl->wdw.prim},
+                                    {DNNL_ARG_DIFF_BIAS, pl->dbias}};
+            ok = run(pl, BWD_WEIGHTS, a, 4) &&
+                 take(&pl->wdw, dw ? dw : dw_tmp) && dnnl_stream_wait(stream) == dnnl_success;
+        }
+        if (ok && db)
+            for (size_t c = 0; c < s->cout; c++) db[c] += pl->db_tmp[c];
+        free(dw_tmp);
+    }
+    if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+int pd_dnnl_available(void) {
+    pthread_mutex_lock(&lock);
+    int ok = ready();
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+#else /* built without oneDNN */
+
+int pd_dnnl_available(void) { return 0; }
+int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+    (void)s;
+    return 0;
+}
+int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                           const pd_conv1d_shape *s) {
+    (void)y, (void)x, (void)w, (void)b, (void)s;
+    return 0;
+}
+int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const pd_conv1d_shape *s) {
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s;
+    return 0;
+}
+
+#endif
