@@ -113,3 +113,15 @@ def test_state_dict_helpers():
 
 def test_library_found_through_the_environment():
     assert os.path.samefile(pdiff.library_path, os.environ["PDIFF_LIBRARY"])
+
+
+def test_bf16_precision():
+    """precision="bf16" trains and samples (bf16 kernels where the CPU has
+    them, fp32 elsewhere): finite vectors; an unknown precision is refused"""
+    m = pdiff.train(data(), precision="bf16", **FAST)
+    a = m.sample(4, seed=1, precision="bf16")
+    assert a.shape == (4, D) and np.isfinite(a).all()
+    with pytest.raises(ValueError):
+        m.sample(2, precision="fp16")
+    with pytest.raises(Exception, match="precision"):
+        pdiff.train(data(), precision="fp8", **FAST)
