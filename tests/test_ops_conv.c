@@ -734,65 +734,68 @@ static void test_null_grads(void **state) {
 
 /* ---- 5. bf16 mixed precision (oneDNN) ---------------------------------- */
 
-/* conv1d with math = BF16 against the fp32 reference: bf16 rounds inputs
- * and weights to 8 bits of mantissa (relative 2^-9), so each output may be
- * off by about 2^-8 of Σ|x·w| over its terms: allow 1/64 of the largest
- * reference value. And it must not be fp32 in disguise: with oneDNN
- * present some output differs from the fp32 kernels by more than fp32
- * rounding. */
-static void test_conv1d_bf16_vs_ref(void **state) {
+/* conv1d and conv_transpose1d with math = BF16 (oneDNN forced) against the
+ * fp32 reference: bf16 rounds inputs and weights to 8 bits of mantissa
+ * (relative 2^-9), so each output may be off by about 2^-8 of Σ|x·w| over
+ * its terms: allow 1/64 of the largest reference value of each array. And
+ * it must not be fp32 in disguise: some output differs from the fp32
+ * kernels' by more than fp32 rounding. */
+static void max_abs(const float *v, size_t n, double *m) {
+    *m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)v[i]) > *m) *m = fabs((double)v[i]);
+}
+
+static void test_bf16_vs_ref(void **state) {
     (void)state;
     if (!pd_dnnl_available()) skip();
     pd_rng r;
     pd_rng_seed(&r, 41, 0);
     int differed = 0, ran = 0;
-    for (int t = 0; t < 12; t++) {
-        size_t n = rnd(&r, 1, 6), cin = rnd(&r, 8, 48), cout = rnd(&r, 8, 48);
-        size_t k = rnd_k(&r), lin = rnd(&r, 8, 60), stride = rnd(&r, 1, 2), pad = k / 2;
-        pd_conv1d_shape s = {n, cin, cout, lin, k, stride, pad, PD_MATH_BF16, PD_CONV_DNNL};
-        if (!pd_conv1d_dnnl_usable(&s)) continue; /* a CPU without a bf16 kernel: fp32 */
-        ran++;
-        const size_t lout = pd_conv1d_lout(&s), nx = n * cin * lin, nw = cout * cin * k,
-                     ny = n * cout * lout;
-        float *x = alloc_floats(nx), *w = alloc_floats(nw), *b = alloc_floats(cout),
-              *y = alloc_floats(ny), *yr = alloc_floats(ny), *y32 = alloc_floats(ny),
-              *dy = alloc_floats(ny), *scr = alloc_floats(pd_conv1d_scratch(&s) + 1);
-        tu_fill(&r, x, nx, -1.0f, 1.0f);
-        tu_fill(&r, w, nw, -1.0f, 1.0f);
-        tu_fill(&r, b, cout, -1.0f, 1.0f);
-        tu_fill(&r, dy, ny, -1.0f, 1.0f);
-        pd_conv1d_forward(y, x, w, b, &s, scr);
-        pd_ref_conv1d_forward(yr, x, w, b, &s);
-        pd_conv1d_shape s32 = s;
-        s32.math = PD_MATH_F32;
-        pd_conv1d_forward(y32, x, w, b, &s32, scr);
-        double m = 0, d32 = 0;
-        for (size_t i = 0; i < ny; i++) {
-            if (fabs((double)yr[i]) > m) m = fabs((double)yr[i]);
-            if (fabs((double)y[i] - y32[i]) > d32) d32 = fabs((double)y[i] - y32[i]);
+    for (int t = 0; t < 24; t++) {
+        op_case c;
+        random_shape(&c, t % 2 ? OP_CONVT1D : OP_CONV1D, &r);
+        c.cs.math = c.ts.math = PD_MATH_BF16;
+        test_algo = PD_CONV_DNNL;
+        case_setup(&c, &r);
+        if (t % 2 ? !pd_convt1d_dnnl_usable(&c.ts) : !pd_conv1d_dnnl_usable(&c.cs)) {
+            case_free(&c); /* no bf16 kernel on this CPU: fp32 runs instead */
+            continue;
         }
-        TU_ASSERT_CLOSE(y, yr, ny, 0.0, m / 64);
+        ran++;
+        float *yr = alloc_floats(c.ny), *y32 = alloc_floats(c.ny);
+        double m, d32 = 0;
+        case_forward(&c, c.y, 0);
+        case_forward(&c, yr, 1);
+        max_abs(yr, c.ny, &m);
+        TU_ASSERT_CLOSE(c.y, yr, c.ny, 0.0, m / 64 + 1e-6);
+        c.cs.math = c.ts.math = PD_MATH_F32;
+        case_forward(&c, y32, 0);
+        c.cs.math = c.ts.math = PD_MATH_BF16;
+        for (size_t i = 0; i < c.ny; i++)
+            if (fabs((double)c.y[i] - y32[i]) > d32) d32 = fabs((double)c.y[i] - y32[i]);
         differed += d32 > 1e-5 * m;
         float *g[3], *gr[3];
-        size_t ng[3] = {nx, nw, cout};
+        size_t ng[3] = {c.nx, c.nw, c.nb};
         for (int i = 0; i < 3; i++) {
             g[i] = alloc_floats(ng[i]);
             gr[i] = alloc_floats(ng[i]);
             tu_fill(&r, g[i], ng[i], -1.0f, 1.0f);
             memcpy(gr[i], g[i], ng[i] * sizeof(float));
         }
-        pd_conv1d_backward(g[0], g[1], g[2], dy, x, w, &s, scr);
-        pd_ref_conv1d_backward(gr[0], gr[1], gr[2], dy, x, w, &s);
+        case_backward(&c, g[0], g[1], g[2], c.r, 0);
+        case_backward(&c, gr[0], gr[1], gr[2], c.r, 1);
         for (int i = 0; i < 3; i++) {
-            double mg = 0;
-            for (size_t j = 0; j < ng[i]; j++)
-                if (fabs((double)gr[i][j]) > mg) mg = fabs((double)gr[i][j]);
-            TU_ASSERT_CLOSE(g[i], gr[i], ng[i], 0.0, mg / 64);
+            max_abs(gr[i], ng[i], &m);
+            TU_ASSERT_CLOSE(g[i], gr[i], ng[i], 0.0, m / 64 + 1e-6);
             free(g[i]);
             free(gr[i]);
         }
-        free(x), free(w), free(b), free(y), free(yr), free(y32), free(dy), free(scr);
+        free(yr);
+        free(y32);
+        case_free(&c);
     }
+    test_algo = PD_CONV_AUTO;
     assert_true(ran > 0);
     assert_true(differed > 0); /* bf16 was really used */
 }
@@ -823,7 +826,7 @@ int main(void) {
         cmocka_unit_test_setup(test_gradcheck_maxpool, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_gap, auto_algo),
         cmocka_unit_test_setup(test_null_grads, auto_algo),
-        cmocka_unit_test_setup(test_conv1d_bf16_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_bf16_vs_ref, auto_algo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,17 @@ typedef struct {
     dnnl_primitive_t to_prim, to_user;
 } port;
 
+/* what a plan is made for: a convolution or a transposed one (oneDNN's
+ * deconvolution), x (n, cin, lin) → y (n, cout, lout) */
 typedef struct {
-    pd_conv1d_shape s;
+    size_t n, cin, cout, lin, lout, k, stride;
+    long pad_l, pad_r;
+    pd_math math;
+    int transposed;
+} geom;
+
+typedef struct {
+    geom s;
     int ok;
     dnnl_primitive_t p[NPRIM];
     /* forward: x, w, y; backward data: dy, w, dx; backward weights: x, dy, dw */
@@ -67,9 +76,27 @@ static int ready(void) {
     return engine_state == 1;
 }
 
-static int same_shape(const pd_conv1d_shape *a, const pd_conv1d_shape *b) {
+static int same_geom(const geom *a, const geom *b) {
     return a->n == b->n && a->cin == b->cin && a->cout == b->cout && a->lin == b->lin &&
-           a->k == b->k && a->stride == b->stride && a->pad == b->pad && a->math == b->math;
+           a->lout == b->lout && a->k == b->k && a->stride == b->stride &&
+           a->pad_l == b->pad_l && a->pad_r == b->pad_r && a->math == b->math &&
+           a->transposed == b->transposed;
+}
+
+static geom conv_geom(const pd_conv1d_shape *s) {
+    const size_t lout = pd_conv1d_lout(s);
+    /* the right padding that makes oneDNN's output length ours */
+    geom g = {s->n, s->cin, s->cout, s->lin, lout, s->k, s->stride, (long)s->pad,
+              (long)((lout - 1) * s->stride + s->k) - (long)s->lin - (long)s->pad, s->math, 0};
+    return g;
+}
+
+/* PyTorch's output_padding adds to the right end: oneDNN's right padding
+ * shrinks by it */
+static geom convt_geom(const pd_convt1d_shape *s) {
+    geom g = {s->n, s->cin, s->cout, s->lin, pd_convt1d_lout(s), s->k, s->stride, (long)s->pad,
+              (long)s->pad - (long)s->out_pad, s->math, 1};
+    return g;
 }
 
 static int md_plain(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
@@ -128,18 +155,19 @@ static int jit_impl(dnnl_primitive_desc_t pd) {
 }
 
 static int build(plan *pl) {
-    const pd_conv1d_shape *s = &pl->s;
-    const size_t lout = pd_conv1d_lout(s);
+    const geom *s = &pl->s;
     const dnnl_data_type_t in_t = s->math == PD_MATH_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t xd = {(dnnl_dim_t)s->n, (dnnl_dim_t)s->cin, (dnnl_dim_t)s->lin},
                 wd = {(dnnl_dim_t)s->cout, (dnnl_dim_t)s->cin, (dnnl_dim_t)s->k},
                 bd = {(dnnl_dim_t)s->cout},
-                yd = {(dnnl_dim_t)s->n, (dnnl_dim_t)s->cout, (dnnl_dim_t)lout};
-    dnnl_dims_t st = {(dnnl_dim_t)s->stride}, pl_ = {(dnnl_dim_t)s->pad};
-    /* the right padding that makes oneDNN's output length ours */
-    dnnl_dims_t pr = {(dnnl_dim_t)((lout - 1) * s->stride + s->k - s->lin - s->pad)};
+                yd = {(dnnl_dim_t)s->n, (dnnl_dim_t)s->cout, (dnnl_dim_t)s->lout};
+    dnnl_dims_t st = {(dnnl_dim_t)s->stride}, pl_ = {(dnnl_dim_t)s->pad_l},
+                pr = {(dnnl_dim_t)s->pad_r};
+    /* weights are (out, in, k) to oneDNN; PyTorch keeps a transposed conv's
+     * as (in, out, k) */
+    const dnnl_format_tag_t wtag = s->transposed ? dnnl_bac : dnnl_oiw; /* bac: (in, out, k) */
     dnnl_memory_desc_t ux, uw, ub, uy, ax, aw, ab, ay, agx, agw, agy;
-    if (!md_plain(&ux, 3, xd, dnnl_ncw) || !md_plain(&uw, 3, wd, dnnl_oiw) ||
+    if (!md_plain(&ux, 3, xd, dnnl_ncw) || !md_plain(&uw, 3, wd, wtag) ||
         !md_plain(&ub, 1, bd, dnnl_x) || !md_plain(&uy, 3, yd, dnnl_ncw))
         return 0;
     if (dnnl_memory_desc_init_by_tag(&ax, 3, xd, in_t, dnnl_format_tag_any) ||
@@ -156,18 +184,33 @@ static int build(plan *pl) {
     int ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ==
                  dnnl_success;
-    ok = ok && dnnl_convolution_forward_desc_init(&cf, dnnl_forward_training,
-                                                  dnnl_convolution_direct, &ax, &aw, &ab, &ay,
-                                                  st, pl_, pr) == dnnl_success &&
-         dnnl_primitive_desc_create(&pf, &cf, attr, engine, NULL) == dnnl_success &&
+    if (s->transposed) {
+        ok = ok && dnnl_deconvolution_forward_desc_init(&cf, dnnl_forward_training,
+                                                        dnnl_deconvolution_direct, &ax, &aw, &ab,
+                                                        &ay, st, pl_, pr) == dnnl_success;
+        ok = ok && dnnl_deconvolution_backward_data_desc_init(
+                       &cd, dnnl_deconvolution_direct, &agx, &aw, &agy, st, pl_, pr) ==
+                       dnnl_success;
+        ok = ok && dnnl_deconvolution_backward_weights_desc_init(
+                       &cw, dnnl_deconvolution_direct, &ax, &agw, &ab, &agy, st, pl_, pr) ==
+                       dnnl_success;
+    } else {
+        ok = ok && dnnl_convolution_forward_desc_init(&cf, dnnl_forward_training,
+                                                      dnnl_convolution_direct, &ax, &aw, &ab,
+                                                      &ay, st, pl_, pr) == dnnl_success;
+        ok = ok && dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &agx,
+                                                            &aw, &agy, st, pl_,
+                                                            pr) == dnnl_success;
+        ok = ok && dnnl_convolution_backward_weights_desc_init(&cw, dnnl_convolution_direct,
+                                                               &ax, &agw, &ab, &agy, st, pl_,
+                                                               pr) == dnnl_success;
+    }
+    ok = ok && dnnl_primitive_desc_create(&pf, &cf, attr, engine, NULL) == dnnl_success &&
          jit_impl(pf);
-    ok = ok && dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &agx, &aw,
-                                                        &agy, st, pl_, pr) == dnnl_success &&
-         dnnl_primitive_desc_create(&pd, &cd, attr, engine, pf) == dnnl_success && jit_impl(pd);
-    ok = ok && dnnl_convolution_backward_weights_desc_init(&cw, dnnl_convolution_direct, &ax,
-                                                           &agw, &ab, &agy, st, pl_,
-                                                           pr) == dnnl_success &&
-         dnnl_primitive_desc_create(&pw, &cw, attr, engine, pf) == dnnl_success && jit_impl(pw);
+    ok = ok && dnnl_primitive_desc_create(&pd, &cd, attr, engine, pf) == dnnl_success &&
+         jit_impl(pd);
+    ok = ok && dnnl_primitive_desc_create(&pw, &cw, attr, engine, pf) == dnnl_success &&
+         jit_impl(pw);
     if (attr) dnnl_primitive_attr_destroy(attr);
     dnnl_primitive_desc_t pds[NPRIM] = {pf, pd, pw};
     for (int i = 0; i < NPRIM && ok; i++) {
@@ -223,11 +266,11 @@ static void plan_free(plan *pl) {
  * oldest entry); NULL when oneDNN cannot run it with a JIT kernel. A
  * failed build keeps its entry (ok = 0) so that it is not retried. Called
  * with the lock held. */
-static plan *plan_for(const pd_conv1d_shape *s) {
+static plan *plan_for(const geom *s) {
     static size_t next_victim;
     if (!ready()) return NULL;
     for (size_t i = 0; i < nplans; i++)
-        if (same_shape(&plans[i].s, s)) return plans[i].ok ? &plans[i] : NULL;
+        if (same_geom(&plans[i].s, s)) return plans[i].ok ? &plans[i] : NULL;
     plan *pl;
     if (nplans < MAX_PLANS) {
         pl = &plans[nplans++];
@@ -238,7 +281,7 @@ static plan *plan_for(const pd_conv1d_shape *s) {
         plan_free(pl);
     }
     pl->s = *s;
-    pl->ok = pd_conv1d_lout(s) > 0 && s->cin > 0 && build(pl);
+    pl->ok = s->lout > 0 && s->cin > 0 && s->pad_r >= 0 && build(pl);
     return pl->ok ? pl : NULL;
 }
 
@@ -271,15 +314,14 @@ static int take(port *pt, float *data) {
     return dnnl_primitive_execute(pt->to_user, stream, 2, a) == dnnl_success;
 }
 
-int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+static int usable(const geom *s) {
     pthread_mutex_lock(&lock);
     int ok = plan_for(s) != NULL;
     pthread_mutex_unlock(&lock);
     return ok;
 }
 
-int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
-                           const pd_conv1d_shape *s) {
+static int forward(float *y, const float *x, const float *w, const float *b, const geom *s) {
     pthread_mutex_lock(&lock);
     plan *pl = plan_for(s);
     int ok = pl && feed(&pl->fx, x) && feed(&pl->fw, w) &&
@@ -304,8 +346,8 @@ int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float
     return ok;
 }
 
-int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const pd_conv1d_shape *s) {
+static int backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                    const float *w, const geom *s) {
     pthread_mutex_lock(&lock);
     plan *pl = plan_for(s);
     int ok = pl != NULL;
@@ -344,6 +386,35 @@ int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, co
     return ok;
 }
 
+int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return usable(&g);
+}
+int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                           const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return forward(y, x, w, b, &g);
+}
+int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return backward(dx, dw, db, dy, x, w, &g);
+}
+int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return usable(&g);
+}
+int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                            const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return forward(y, x, w, b, &g);
+}
+int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return backward(dx, dw, db, dy, x, w, &g);
+}
+
 int pd_dnnl_available(void) {
     pthread_mutex_lock(&lock);
     int ok = ready();
@@ -365,6 +436,20 @@ int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float
 }
 int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const pd_conv1d_shape *s) {
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s;
+    return 0;
+}
+int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s) {
+    (void)s;
+    return 0;
+}
+int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                            const pd_convt1d_shape *s) {
+    (void)y, (void)x, (void)w, (void)b, (void)s;
+    return 0;
+}
+int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const pd_convt1d_shape *s) {
     (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s;
     return 0;
 }

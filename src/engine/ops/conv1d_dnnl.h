@@ -1,8 +1,9 @@
 /*
- * conv1d_dnnl.h — conv1d (ops.h's shapes and conventions) through oneDNN,
+ * conv1d_dnnl.h — conv1d and conv_transpose1d (ops.h's shapes and
+ * conventions) through oneDNN,
  * in the arithmetic of the shape's `math`: PD_MATH_F32, or PD_MATH_BF16
  * (inputs and weights rounded to bf16, fp32 accumulation, fp32 outputs and
- * gradients). conv1d.c calls it as the algorithm PD_CONV_DNNL.
+ * gradients). conv1d.c and convt1d.c call it as the algorithm PD_CONV_DNNL.
  *
  * Built with oneDNN (CMake finds Debian's libdnnl-dev) or not: without it
  * every function says "no" and the other algorithms run. With it, a shape
@@ -27,5 +28,12 @@ int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float
 /* dx +=, dw +=, db += (each may be NULL); 0 when unusable */
 int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const pd_conv1d_shape *s);
+/* the same for conv_transpose1d (oneDNN's deconvolution; weights (cin,
+ * cout, k) as PyTorch keeps them) */
+int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s);
+int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                            const pd_convt1d_shape *s);
+int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const pd_convt1d_shape *s);
 
 #endif

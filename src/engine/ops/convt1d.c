@@ -26,6 +26,7 @@
 
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
+#include "engine/ops/conv1d_dnnl.h"
 
 size_t pd_convt1d_lout(const pd_convt1d_shape *s) {
     if (s->lin == 0) return 0;
@@ -39,6 +40,15 @@ static pd_conv1d_shape convt1d_equiv(const pd_convt1d_shape *s) {
     pd_conv1d_shape c = {s->n, s->cout, s->cin, pd_convt1d_lout(s), s->k,
                          s->stride, s->pad, s->math, s->algo};
     return c;
+}
+
+/* oneDNN's deconvolution: when forced (and usable), or by the rule conv1d
+ * uses (bf16 from 16 channels on both sides, fp32 from 128) */
+static int convt1d_dnnl(const pd_convt1d_shape *s) {
+    if (s->algo == PD_CONV_DNNL) return pd_convt1d_dnnl_usable(s);
+    if (s->algo != PD_CONV_AUTO) return 0;
+    const size_t min_ch = s->math == PD_MATH_BF16 ? 16 : 128;
+    return s->cin >= min_ch && s->cout >= min_ch && pd_convt1d_dnnl_usable(s);
 }
 
 static int convt1d_direct(const pd_convt1d_shape *s) {
@@ -175,6 +185,7 @@ void pd_convt1d_forward(float *y, const float *x, const float *w, const float *b
     const pd_col1d_geom g = convt1d_geom(s);
     const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
+    if (s->cin > 0 && convt1d_dnnl(s) && pd_convt1d_dnnl_forward(y, x, w, b, s)) return;
     if (convt1d_direct(s)) {
         direct_forward(y, x, w, b, s, scratch);
         return;
@@ -207,6 +218,8 @@ void pd_convt1d_backward(float *dx, float *dw, float *db, const float *dy,
     const pd_col1d_geom g = convt1d_geom(s);
     const size_t ncols = s->n * s->lin, kdim = s->cout * s->k;
     if (g.lin == 0 || s->n == 0 || s->cout == 0) return;
+    if (s->cin > 0 && convt1d_dnnl(s) && pd_convt1d_dnnl_backward(dx, dw, db, dy, x, w, s))
+        return;
     if (s->cin > 0 && convt1d_sample(s)) {
         sample_backward(dx, dw, db, dy, x, w, s, scratch);
         return;

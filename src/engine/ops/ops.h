@@ -40,7 +40,7 @@ typedef enum {
     PD_CONV_SHIFT,
     PD_CONV_IM2COL,
     PD_CONV_SAMPLE,
-    PD_CONV_DNNL /* conv1d only: oneDNN (conv1d_dnnl.h); elsewhere IM2COL */
+    PD_CONV_DNNL /* oneDNN (conv1d_dnnl.h); IM2COL where it has no kernel */
 } pd_conv_algo;
 
 /* ---- chunk linear: a linear map per chunk (chunk_linear.c) -------------- */
