@@ -87,7 +87,7 @@ mpi 2 "$cli" eval "$tmp/s1" --generated "$tmp/g1" --seed 4 --out "$tmp/e2" >/dev
 strip() { grep -v '"seconds\|"collect":\|"train":\|"generate":\|"eval":' "$1"; }
 diff <(strip "$tmp/e1/results.json") <(strip "$tmp/e2/results.json") ||
   fail "eval -np 2 results.json differs"
-diff <(grep -v -i 'wall\|seconds' "$tmp/e1/results.md") <(grep -v -i 'wall\|seconds' "$tmp/e2/results.md") ||
+diff <(grep -v -i -E 'wall|seconds|, eval [0-9.]+' "$tmp/e1/results.md") <(grep -v -i -E 'wall|seconds|, eval [0-9.]+' "$tmp/e2/results.md") ||
   fail "eval -np 2 results.md differs"
 echo "eval -np 2: results identical (originals, generated, baselines)"
 
