@@ -412,6 +412,11 @@ ABSENT="$T/gen_nomodel" expect_fail "generate: model directory missing" "nomodel
 expect_fail "eval: generated.safetensors missing" "emptydir/generated.safetensors: cannot open" strict \
   "$CLI" eval "$G" --generated "$T/emptydir" --no-baselines --out "$T/eval_none"
 
+ABSENT="$T/m_fp16" expect_fail "train: --precision fp16 (unknown)" "--precision: precision: unknown value 'fp16' \\(fp32, bf16\\)" strict \
+  "$CLI" train "$G" --out "$T/m_fp16" --precision fp16 "${MODEL_ARGS[@]}"
+ABSENT="$T/gen_fp16" expect_fail "generate: --precision fp16 (unknown)" "--precision must be fp32 or bf16, not 'fp16'" strict \
+  "$CLI" generate "$G" -n 2 --precision fp16 --out "$T/gen_fp16"
+
 # ---- non-finite training loss ---------------------------------------------
 ABSENT="$T/m_lr1e30" expect_fail "train: --model-lr 1e30 (out of range)" "--model-lr: lr: 1e\\+30 is out of range \\(0 .. 10\\)" strict \
   "$CLI" train "$G" --out "$T/m_lr1e30" --model-lr 1e30 "${MODEL_ARGS[@]}"
