@@ -627,6 +627,25 @@ static void test_maxpool_exact(void **state) {
         assert_true(isnan(y3[0]) && isnan(y3[1]));
         assert_int_equal(am3[0], 3); /* the last of the two NaNs */
         assert_int_equal(am3[1], 4); /* a NaN first: numbers never replace it */
+        float y4[2] = {0, 0}; /* evaluation: no argmax, the same values */
+        pd_maxpool2d_forward(y4, NULL, x3, ps[v]);
+        assert_true(isnan(y4[0]) && isnan(y4[1]));
+    }
+    /* values only equal the recording path on random planes, with ties */
+    pd_rng r;
+    pd_rng_seed(&r, 29, 0);
+    const pd_pool2d_shape rs[2] = {{3, 5, 9, 8, 2, 2}, {2, 3, 7, 9, 3, 2}};
+    for (int v = 0; v < 2; v++) {
+        const size_t nin = rs[v].n * rs[v].c * rs[v].h * rs[v].w;
+        const size_t nout = rs[v].n * rs[v].c * pd_pool2d_hout(&rs[v]) * pd_pool2d_wout(&rs[v]);
+        float *xi = alloc_floats(nin), *ya = alloc_floats(nout), *yb = alloc_floats(nout);
+        int32_t *ai = malloc(nout * sizeof *ai);
+        assert_non_null(ai);
+        for (size_t i = 0; i < nin; i++) xi[i] = (float)pd_rng_below(&r, 7); /* ties */
+        pd_maxpool2d_forward(ya, ai, xi, &rs[v]);
+        pd_maxpool2d_forward(yb, NULL, xi, &rs[v]);
+        assert_memory_equal(ya, yb, nout * sizeof(float));
+        free(xi), free(ya), free(yb), free(ai);
     }
 }
 

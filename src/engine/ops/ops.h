@@ -103,7 +103,8 @@ typedef struct { size_t n, c, h, w, k, stride; } pd_pool2d_shape;
 size_t pd_pool2d_hout(const pd_pool2d_shape *s);
 size_t pd_pool2d_wout(const pd_pool2d_shape *s);
 /* x (n, c, h, w) → y (n, c, ho, wo); argmax (same size as y) records the
- * flat input index chosen, for backward. */
+ * flat input index chosen, for backward; NULL in evaluation (values only,
+ * the same values). */
 void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                           const pd_pool2d_shape *s);
 /* y = max_pool2d(relu(batch_norm_eval(x))) in one pass, for inference (no

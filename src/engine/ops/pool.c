@@ -61,14 +61,38 @@ static void maxpool2x2(float *y, int32_t *argmax, const float *x, const pd_pool2
     }
 }
 
-/* x (n, c, h, w) → y (n, c, ho, wo), argmax (n, c, ho, wo) */
+/* values only (evaluation: no backward, so no argmax to write): the same
+ * rule, each window's maximum or its NaN */
+static inline float max_or_nan(float m, float v) { return v > m || v != v ? v : m; }
+
+static void maxpool2x2_values(float *y, const float *x, const pd_pool2d_shape *s, size_t ho,
+                              size_t wo) {
+    const size_t planes = s->n * s->c, hw = s->h * s->w, w = s->w;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        for (size_t oy = 0; oy < ho; oy++) {
+            const float *r0 = x + p * hw + 2 * oy * w, *r1 = r0 + w;
+            float *yr = y + (p * ho + oy) * wo;
+            for (size_t ox = 0; ox < wo; ox++) {
+                float m = r0[2 * ox];
+                m = max_or_nan(m, r0[2 * ox + 1]);
+                m = max_or_nan(m, r1[2 * ox]);
+                yr[ox] = max_or_nan(m, r1[2 * ox + 1]);
+            }
+        }
+    }
+}
+
+/* x (n, c, h, w) → y (n, c, ho, wo), argmax (n, c, ho, wo) or NULL
+ * (evaluation: values only) */
 void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                           const pd_pool2d_shape *s) {
     const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
     const size_t planes = s->n * s->c, hw = s->h * s->w;
     if (ho == 0 || wo == 0 || s->k == 0) return;
     if (s->k == 2 && s->stride == 2) {
-        maxpool2x2(y, argmax, x, s, ho, wo);
+        if (argmax) maxpool2x2(y, argmax, x, s, ho, wo);
+        else maxpool2x2_values(y, x, s, ho, wo);
         return;
     }
 #pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
@@ -87,7 +111,7 @@ void pd_maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                 }
                 size_t o = (p * ho + oy) * wo + ox;
                 y[o] = bv;
-                argmax[o] = (int32_t)(p * hw + best);
+                if (argmax) argmax[o] = (int32_t)(p * hw + best);
             }
         }
     }
