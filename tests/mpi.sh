@@ -56,19 +56,17 @@ echo "train -np 1: every model file identical to no mpirun"
 mpi 2 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m2" >/dev/null 2>&1
 mpi 3 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m3" >/dev/null 2>&1
 for np in 2 3; do
-/usr/bin/python3 - "$tmp/m1" "$tmp/m$np" "$np" <<'PY'
-import json, struct, sys
+/usr/bin/python3 - "$tmp/m1" "$tmp/m$np" "$np" "$src/python/pdiff/safetensors.py" <<'PY'
+import importlib.util, sys
 import numpy as np
-def load(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    return {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                             dtype=np.float32)
-            for k, v in h.items() if k != "__metadata__"}
+# the Python package's own numpy reader, without loading libpdiff
+spec = importlib.util.spec_from_file_location("st", sys.argv[4])
+st = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(st)
 worst = 0.0
 for f in ("ae", "den", "den_ema", "latents"):
-    a, b = load(f"{sys.argv[1]}/{f}.safetensors"), load(f"{sys.argv[2]}/{f}.safetensors")
+    a = st.read_safetensors(f"{sys.argv[1]}/{f}.safetensors")[0]
+    b = st.read_safetensors(f"{sys.argv[2]}/{f}.safetensors")[0]
     assert a.keys() == b.keys(), f
     d = max(float(np.abs(a[k].astype(np.float64) - b[k]).max()) for k in a if a[k].size)
     print(f"train -np {sys.argv[3]} vs one process: {f}: max |difference| {d:.2e}")

@@ -211,10 +211,15 @@ static void random_shape(op_case *c, op_kind kind, pd_rng *r) {
  * term allows for fp32 GEMMs reducing over tens of thousands of terms
  * (dw sums over n*lout), whose error scales with the array's magnitude,
  * not with each element's */
-static void assert_close_scaled(const float *a, const float *ref, size_t n) {
-    double m = 0.0;
+static void max_abs(const float *v, size_t n, double *m) {
+    *m = 0;
     for (size_t i = 0; i < n; i++)
-        if (fabs((double)ref[i]) > m) m = fabs((double)ref[i]);
+        if (fabs((double)v[i]) > *m) *m = fabs((double)v[i]);
+}
+
+static void assert_close_scaled(const float *a, const float *ref, size_t n) {
+    double m;
+    max_abs(ref, n, &m);
     TU_ASSERT_CLOSE(a, ref, n, RTOL, ATOL + 1e-5 * m);
 }
 
@@ -759,12 +764,6 @@ static void test_null_grads(void **state) {
  * its terms: allow 1/64 of the largest reference value of each array. And
  * it must not be fp32 in disguise: some output differs from the fp32
  * kernels' by more than fp32 rounding. */
-static void max_abs(const float *v, size_t n, double *m) {
-    *m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fabs((double)v[i]) > *m) *m = fabs((double)v[i]);
-}
-
 static void test_bf16_vs_ref(void **state) {
     (void)state;
     if (!pd_dnnl_available()) skip();

@@ -13,6 +13,31 @@
  */
 #include "engine/ops/conv1d_dnnl.h"
 
+/* what a plan is made for: a convolution or a transposed one (oneDNN's
+ * deconvolution), x (n, cin, lin) → y (n, cout, lout) */
+typedef struct {
+    size_t n, cin, cout, lin, lout, k, stride;
+    long pad_l, pad_r;
+    pd_math math;
+    int transposed;
+} geom;
+
+static geom conv_geom(const pd_conv1d_shape *s) {
+    const size_t lout = pd_conv1d_lout(s);
+    /* the right padding that makes oneDNN's output length ours */
+    geom g = {s->n, s->cin, s->cout, s->lin, lout, s->k, s->stride, (long)s->pad,
+              (long)((lout - 1) * s->stride + s->k) - (long)s->lin - (long)s->pad, s->math, 0};
+    return g;
+}
+
+/* PyTorch's output_padding adds to the right end: oneDNN's right padding
+ * shrinks by it */
+static geom convt_geom(const pd_convt1d_shape *s) {
+    geom g = {s->n, s->cin, s->cout, s->lin, pd_convt1d_lout(s), s->k, s->stride, (long)s->pad,
+              (long)s->pad - (long)s->out_pad, s->math, 1};
+    return g;
+}
+
 #ifdef PDIFF_DNNL
 
 #include <oneapi/dnnl/dnnl.h>
@@ -29,15 +54,6 @@ typedef struct {
     dnnl_primitive_t to_prim, to_user;
 } port;
 
-/* what a plan is made for: a convolution or a transposed one (oneDNN's
- * deconvolution), x (n, cin, lin) → y (n, cout, lout) */
-typedef struct {
-    size_t n, cin, cout, lin, lout, k, stride;
-    long pad_l, pad_r;
-    pd_math math;
-    int transposed;
-} geom;
-
 typedef struct {
     geom s;
     int ok;
@@ -45,7 +61,8 @@ typedef struct {
     /* forward: x, w, y; backward data: dy, w, dx; backward weights: x, dy, dw */
     port fx, fw, fy, bdy, bw, bdx, wx, wdy, wdw;
     dnnl_memory_t bias, dbias; /* plain, f32 */
-    float *db_tmp;
+    float *db_tmp, *zero_bias; /* cout each: db before adding; a missing bias */
+    float *dw_tmp;             /* dw when only db is asked for (made on use) */
     dnnl_memory_t scratch[NPRIM]; /* each primitive's scratchpad, in `pad` */
     size_t scratch_bytes[NPRIM];
 } plan;
@@ -83,21 +100,6 @@ static int same_geom(const geom *a, const geom *b) {
            a->transposed == b->transposed;
 }
 
-static geom conv_geom(const pd_conv1d_shape *s) {
-    const size_t lout = pd_conv1d_lout(s);
-    /* the right padding that makes oneDNN's output length ours */
-    geom g = {s->n, s->cin, s->cout, s->lin, lout, s->k, s->stride, (long)s->pad,
-              (long)((lout - 1) * s->stride + s->k) - (long)s->lin - (long)s->pad, s->math, 0};
-    return g;
-}
-
-/* PyTorch's output_padding adds to the right end: oneDNN's right padding
- * shrinks by it */
-static geom convt_geom(const pd_convt1d_shape *s) {
-    geom g = {s->n, s->cin, s->cout, s->lin, pd_convt1d_lout(s), s->k, s->stride, (long)s->pad,
-              (long)s->pad - (long)s->out_pad, s->math, 1};
-    return g;
-}
 
 static int md_plain(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
                     dnnl_format_tag_t tag) {
@@ -234,7 +236,8 @@ static int build(plan *pl) {
          make_port(&pl->wdw, &uw, pw, dnnl_query_diff_weights_md, 0, 1, 1);
     ok = ok && dnnl_memory_create(&pl->bias, &ub, engine, DNNL_MEMORY_NONE) == dnnl_success &&
          dnnl_memory_create(&pl->dbias, &ub, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         (pl->db_tmp = malloc(s->cout * sizeof(float))) != NULL;
+         (pl->db_tmp = malloc(s->cout * sizeof(float))) != NULL &&
+         (pl->zero_bias = calloc(s->cout, sizeof(float))) != NULL;
     if (pf) dnnl_primitive_desc_destroy(pf);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (pw) dnnl_primitive_desc_destroy(pw);
@@ -259,6 +262,8 @@ static void plan_free(plan *pl) {
     for (int i = 0; i < NPRIM; i++)
         if (pl->scratch[i]) dnnl_memory_destroy(pl->scratch[i]);
     free(pl->db_tmp);
+    free(pl->zero_bias);
+    free(pl->dw_tmp);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -325,23 +330,16 @@ static int forward(float *y, const float *x, const float *w, const float *b, con
     pthread_mutex_lock(&lock);
     plan *pl = plan_for(s);
     int ok = pl && feed(&pl->fx, x) && feed(&pl->fw, w) &&
-             dnnl_memory_set_data_handle(pl->fy.user, y) == dnnl_success;
-    float *zeros = NULL;
-    if (ok && !b) { /* the primitive has a bias: give it zeros */
-        zeros = calloc(s->cout, sizeof(float));
-        ok = zeros != NULL;
-    }
-    ok = ok && dnnl_memory_set_data_handle(pl->bias, b ? (void *)b : (void *)zeros) ==
-                   dnnl_success;
+             dnnl_memory_set_data_handle(pl->fy.user, y) == dnnl_success &&
+             dnnl_memory_set_data_handle(pl->bias, b ? (void *)b : (void *)pl->zero_bias) ==
+                 dnnl_success;
     if (ok) {
         dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, pl->fx.prim},
                                 {DNNL_ARG_WEIGHTS, pl->fw.prim},
                                 {DNNL_ARG_BIAS, pl->bias},
                                 {DNNL_ARG_DST, pl->fy.prim}};
-        ok = run(pl, FWD, a, 4) &&
-             take(&pl->fy, y) && dnnl_stream_wait(stream) == dnnl_success;
+        ok = run(pl, FWD, a, 4) && take(&pl->fy, y) && dnnl_stream_wait(stream) == dnnl_success;
     }
-    free(zeros);
     pthread_mutex_unlock(&lock);
     return ok;
 }
@@ -357,62 +355,31 @@ static int backward(float *dx, float *dw, float *db, const float *dy, const floa
             dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, pl->bdy.prim},
                                     {DNNL_ARG_WEIGHTS, pl->bw.prim},
                                     {DNNL_ARG_DIFF_SRC, pl->bdx.prim}};
-            ok = run(pl, BWD_DATA, a, 3) &&
-                 take(&pl->bdx, dx);
+            ok = run(pl, BWD_DATA, a, 3) && take(&pl->bdx, dx);
         }
     }
     if (ok && (dw || db)) {
-        ok = feed(&pl->wx, x) && feed(&pl->wdy, dy) &&
+        /* the weights' gradient comes with the bias's: into a scratch when
+         * only db is asked for */
+        if (!dw && !pl->dw_tmp) ok = (pl->dw_tmp = malloc(s->cout * s->cin * s->k *
+                                                          sizeof(float))) != NULL;
+        if (!dw && ok) memset(pl->dw_tmp, 0, s->cout * s->cin * s->k * sizeof(float));
+        ok = ok && feed(&pl->wx, x) && feed(&pl->wdy, dy) &&
              dnnl_memory_set_data_handle(pl->dbias, pl->db_tmp) == dnnl_success;
-        float *dw_tmp = NULL;
-        if (ok && !dw) { /* weights' gradient computed anyway: into a scratch */
-            dw_tmp = calloc(s->cout * s->cin * s->k, sizeof(float));
-            ok = dw_tmp != NULL;
-        }
         if (ok) {
             dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, pl->wx.prim},
                                     {DNNL_ARG_DIFF_DST, pl->wdy.prim},
                                     {DNNL_ARG_DIFF_WEIGHTS, pl->wdw.prim},
                                     {DNNL_ARG_DIFF_BIAS, pl->dbias}};
-            ok = run(pl, BWD_WEIGHTS, a, 4) &&
-                 take(&pl->wdw, dw ? dw : dw_tmp) && dnnl_stream_wait(stream) == dnnl_success;
+            ok = run(pl, BWD_WEIGHTS, a, 4) && take(&pl->wdw, dw ? dw : pl->dw_tmp) &&
+                 dnnl_stream_wait(stream) == dnnl_success;
         }
         if (ok && db)
             for (size_t c = 0; c < s->cout; c++) db[c] += pl->db_tmp[c];
-        free(dw_tmp);
     }
     if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
     pthread_mutex_unlock(&lock);
     return ok;
-}
-
-int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
-    const geom g = conv_geom(s);
-    return usable(&g);
-}
-int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
-                           const pd_conv1d_shape *s) {
-    const geom g = conv_geom(s);
-    return forward(y, x, w, b, &g);
-}
-int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const pd_conv1d_shape *s) {
-    const geom g = conv_geom(s);
-    return backward(dx, dw, db, dy, x, w, &g);
-}
-int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s) {
-    const geom g = convt_geom(s);
-    return usable(&g);
-}
-int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
-                            const pd_convt1d_shape *s) {
-    const geom g = convt_geom(s);
-    return forward(y, x, w, b, &g);
-}
-int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                             const float *w, const pd_convt1d_shape *s) {
-    const geom g = convt_geom(s);
-    return backward(dx, dw, db, dy, x, w, &g);
 }
 
 int pd_dnnl_available(void) {
@@ -422,36 +389,50 @@ int pd_dnnl_available(void) {
     return ok;
 }
 
-#else /* built without oneDNN */
+#else /* built without oneDNN: every shape goes to pdiff's own algorithms */
 
 int pd_dnnl_available(void) { return 0; }
-int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+static int usable(const geom *s) {
     (void)s;
     return 0;
 }
-int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
-                           const pd_conv1d_shape *s) {
+static int forward(float *y, const float *x, const float *w, const float *b, const geom *s) {
     (void)y, (void)x, (void)w, (void)b, (void)s;
     return 0;
 }
-int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const pd_conv1d_shape *s) {
-    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s;
-    return 0;
-}
-int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s) {
-    (void)s;
-    return 0;
-}
-int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
-                            const pd_convt1d_shape *s) {
-    (void)y, (void)x, (void)w, (void)b, (void)s;
-    return 0;
-}
-int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                             const float *w, const pd_convt1d_shape *s) {
+static int backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                    const float *w, const geom *s) {
     (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s;
     return 0;
 }
 
 #endif
+
+int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return usable(&g);
+}
+int pd_conv1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                           const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return forward(y, x, w, b, &g);
+}
+int pd_conv1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const pd_conv1d_shape *s) {
+    const geom g = conv_geom(s);
+    return backward(dx, dw, db, dy, x, w, &g);
+}
+int pd_convt1d_dnnl_usable(const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return usable(&g);
+}
+int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                            const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return forward(y, x, w, b, &g);
+}
+int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const pd_convt1d_shape *s) {
+    const geom g = convt_geom(s);
+    return backward(dx, dw, db, dy, x, w, &g);
+}

@@ -26,11 +26,14 @@ size_t pd_pool2d_wout(const pd_pool2d_shape *s) {
     return (s->w - s->k) / s->stride + 1;
 }
 
-/* one candidate of a window, in row-major order: PyTorch's rule keeps the
- * first maximum and lets a NaN win (v != v) */
+/* PyTorch's rule: a later candidate replaces the best so far only when
+ * larger (the first maximum stays) or a NaN (the last NaN wins) */
+static inline int wins(float v, float best) { return v > best || v != v; }
+
+/* one candidate of a window, in row-major order */
 static inline void take(const float *xp, size_t i, float *bv, size_t *best) {
     const float v = xp[i];
-    if (v > *bv || v != v) {
+    if (wins(v, *bv)) {
         *bv = v;
         *best = i;
     }
@@ -63,7 +66,7 @@ static void maxpool2x2(float *y, int32_t *argmax, const float *x, const pd_pool2
 
 /* values only (evaluation: no backward, so no argmax to write): the same
  * rule, each window's maximum or its NaN */
-static inline float max_or_nan(float m, float v) { return v > m || v != v ? v : m; }
+static inline float max_or_nan(float m, float v) { return wins(v, m) ? v : m; }
 
 static void maxpool2x2_values(float *y, const float *x, const pd_pool2d_shape *s, size_t ho,
                               size_t wo) {
