@@ -96,6 +96,12 @@ PD_API const char *pd_last_error(void);
 /* Sets OpenMP and BLAS thread counts. n = 0: PDIFF_THREADS or all cores. */
 PD_API int pd_set_threads(int n);
 PD_API int pd_threads(void);
+/* Runs fn(w, ctx) for w = 0 .. n-1 at once, w = 0 on the calling thread,
+ * each worker with one OpenMP and one BLAS thread: on short rows n
+ * single-threaded workers beat one worker with n threads (README "Speed").
+ * Returns the first failing worker's status (lowest w) with its message;
+ * thread counts are restored afterwards. n <= 1 calls fn(0, ctx) as is. */
+PD_API pd_status pd_run_workers(int n, pd_status (*fn)(int w, void *ctx), void *ctx);
 /* the OpenBLAS kernel family in use ("SkylakeX", "Prescott", ...), and the
  * one this CPU should use when OpenBLAS fell back to a generic family for
  * a CPU model it does not know (NULL otherwise). It takes effect only
@@ -261,6 +267,11 @@ typedef struct {
                                    data continues where it stopped and gives
                                    the same bits as an uninterrupted run */
     const pd_data_parallel *parallel; /* NULL: one process */
+    int batch_threads;          /* threads that each train on a share of
+                                   every batch, one OpenMP/BLAS thread each
+                                   (results depend on it as on a thread
+                                   count): 0 = pd_threads() (1 with the
+                                   autoencoder's batch norm), 1 = off */
 } pd_model_config;
 
 /* the CPU defaults (docs/method.md); D may be 0 when not yet known */
@@ -275,7 +286,8 @@ PD_API pd_status pd_model_config_recipe(pd_model_config *c, const char *name);
  * dec, den_channels ("a,b,c,d"), in_noise, latent_noise, additive_noise,
  * norm (instance|batch|group|none), groups, fc, vae (0|1|true|false),
  * kl_weight, T, beta_start, beta_end, ae_steps, ddpm_steps, lr,
- * weight_decay, ema_decay, ckpt_every, log_every, seed. An unknown key or
+ * weight_decay, ema_decay, ckpt_every, log_every, seed, and batch_threads
+ * (not saved with the model). An unknown key or
  * a value out of range fails with an error naming the key. */
 PD_API pd_status pd_model_config_set(pd_model_config *c, const char *key, const char *value);
 /* for bindings that cannot lay out the struct: a heap config with the

@@ -5,7 +5,9 @@
 #   collect --mode full     byte-identical (rank 0 makes the trajectory)
 #   train                   mpirun -np 1 byte-identical to no mpirun; -np 2
 #                           and 3 (data-parallel) within 1e-5 of one
-#                           process, the measured differences printed
+#                           process, the measured differences printed;
+#                           one process with --batch-threads 2 and 3
+#                           byte-identical to -np 2 and 3
 #   generate, eval          byte-identical (results.json without timings)
 #   run                     completes; a rank killed during training stops
 #                           the job with a non-zero exit, and running again
@@ -73,6 +75,15 @@ for f in ("ae", "den", "den_ema", "latents"):
     worst = max(worst, d)
 assert worst <= 1e-5, f"data-parallel training differs by {worst:g} (> 1e-5)"
 PY
+done
+
+# threads as ranks: one process with --batch-threads 2 and 3 gives the
+# bytes of -np 2 and -np 3 with one thread each (the same rows, the same
+# ordered sum)
+for np in 2 3; do
+  PDIFF_THREADS=$np "$cli" train "$tmp/s1" "${M[@]}" --batch-threads $np --out "$tmp/t$np" >/dev/null 2>&1
+  same_dir "$tmp/m$np" "$tmp/t$np"
+  echo "train --batch-threads $np in one process: every model file identical to -np $np"
 done
 
 # generate and eval: the same files

@@ -355,6 +355,62 @@ static void test_config_json_names_the_field(void **state) {
     free(json);
 }
 
+/* batch_threads: W threads each train on their rows of every batch (the
+ * threads-as-ranks sum is checked against mpirun in tests/mpi.sh). Same W →
+ * the same bits; another W → another (equally valid) rounding; what cannot
+ * be split is refused; a rank that fails stops the others instead of
+ * leaving them waiting */
+static void test_batch_threads(void **state) {
+    (void)state;
+    float *V = make_data();
+    pd_model_config c;
+    small_config(&c);
+    assert_int_equal(pd_model_config_set(&c, "batch_threads", "2"), PD_OK);
+    pd_model *m2 = NULL, *again = NULL, *m1 = NULL;
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &m2), PD_OK);
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &again), PD_OK);
+    c.batch_threads = 1;
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &m1), PD_OK);
+    float *a = tu_falloc(N * D), *b = tu_falloc(N * D), *e = tu_falloc(N * D);
+    assert_int_equal(pd_model_sample(m2, N, 5, a), PD_OK);
+    assert_int_equal(pd_model_sample(again, N, 5, b), PD_OK);
+    assert_int_equal(pd_model_sample(m1, N, 5, e), PD_OK);
+    assert_memory_equal(a, b, N * D * sizeof(float));
+    assert_true(memcmp(a, e, N * D * sizeof(float)) != 0);
+    for (size_t i = 0; i < N * D; i++) assert_true(isfinite(a[i]));
+    pd_model_free(m2), pd_model_free(again), pd_model_free(m1);
+
+    pd_model *x = NULL;
+    assert_int_equal(pd_model_config_set(&c, "batch_threads", "-1"), PD_ERR_ARG);
+    assert_non_null(strstr(pd_last_error(), "batch_threads"));
+    c.batch_threads = K + 1; /* a thread without a row */
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &x), PD_ERR_ARG);
+    assert_non_null(strstr(pd_last_error(), "at most one per vector"));
+    c.batch_threads = 2;
+    assert_int_equal(pd_model_config_set(&c, "norm", "batch"), PD_OK);
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &x), PD_ERR_ARG);
+    assert_non_null(strstr(pd_last_error(), "batch norm"));
+    c.batch_threads = 0; /* automatic: one thread on the whole batch then */
+    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &x), PD_OK);
+    pd_model_free(x);
+    x = NULL;
+
+    /* rank 0 fails (its log cannot be written) while rank 1 trains on: rank
+     * 1 stops at its next sum, and the error is rank 0's */
+    small_config(&c);
+    c.batch_threads = 2;
+    c.state_dir = scratch("rank0fails");
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_log.jsonl", c.state_dir);
+    assert_int_equal(mkdir(c.state_dir, 0755), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_true(pd_model_train(&c, V, K, D, NULL, &x) != PD_OK);
+    assert_null(x);
+    assert_non_null(strstr(pd_last_error(), "train_log.jsonl"));
+    tu_rm_tree(c.state_dir);
+    free(a), free(b), free(e), free(V);
+}
+
 int main(void) {
     pd_set_threads(2);
     const struct CMUnitTest tests[] = {
@@ -366,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_config_by_name),
         cmocka_unit_test(test_bf16_training),
         cmocka_unit_test(test_config_json_names_the_field),
+        cmocka_unit_test(test_batch_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@ static const struct {
     {"--ae-steps", "ae_steps"}, {"--ddpm-steps", "ddpm_steps"}, {"--model-lr", "lr"},
     {"--weight-decay", "weight_decay"}, {"--ema", "ema_decay"},
     {"--ckpt-every", "ckpt_every"}, {"--seed", "seed"}, {"--precision", "precision"},
+    {"--batch-threads", "batch_threads"},
 };
 static const struct {
     const char *opt, *key;

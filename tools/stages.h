@@ -54,6 +54,7 @@
     {"--ema", "DECAY", "EMA decay of the denoiser (default 0.9999)", NULL},                   \
     {"--ckpt-every", "N", "steps between resumable checkpoints (default 500)", NULL},        \
     {"--precision", "P", "fp32 (default) | bf16: convolutions in bf16 mixed precision (oneDNN; fp32 where the CPU lacks bf16)", NULL}, \
+    {"--batch-threads", "N", "threads that each train on a share of every batch, one OpenMP/BLAS thread each (default 0: one per thread; 1: all threads on the whole batch)", NULL}, \
     {"--recipe", "paper", "the paper's Table 4 recipe (30k + 30k steps, full channels)", NULL}
 
 /* models per baseline in eval: all N, or 20 for whole networks (a whole

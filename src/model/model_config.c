@@ -111,6 +111,7 @@ typedef struct {
 } field;
 
 #define OFF(m) offsetof(pd_model_config, m)
+#define BATCH_THREADS_MAX 1024
 static const field fields[] = {
     {"normalize", NULL, "normalize", F_ENUM, 0, 0, OFF(normalize), normalize_names, 1},
     {"preset", "autoencoder", "preset", F_PRESET, 0, 0, OFF(ae_preset), NULL, 0},
@@ -221,7 +222,20 @@ static int parse_double(const char *s, double *v) {
     return end != s && *end == 0 && errno == 0;
 }
 
+/* how training runs, not what it makes: not a field of config.json */
+static pd_status set_batch_threads(pd_model_config *c, const char *value) {
+    char *end;
+    errno = 0;
+    long n = value ? strtol(value, &end, 10) : -1;
+    if (!value || end == value || *end || errno || n < 0 || n > BATCH_THREADS_MAX)
+        return pd_fail(PD_ERR_ARG, "batch_threads: '%s' is not a count of threads (0 .. %d; 0: "
+                                   "one per thread)", value ? value : "", BATCH_THREADS_MAX);
+    c->batch_threads = (int)n;
+    return PD_OK;
+}
+
 pd_status pd_model_config_set(pd_model_config *c, const char *key, const char *value) {
+    if (!strcmp(key, "batch_threads")) return set_batch_threads(c, value);
     const field *f = NULL;
     for (size_t i = 0; i < NFIELDS && !f; i++)
         if (!strcmp(fields[i].key, key)) f = &fields[i];
@@ -302,6 +316,9 @@ pd_status pd_model_config_check(const pd_model_config *c) {
     if (!(c->beta0 < c->beta1))
         return pd_fail(PD_ERR_ARG, "beta_start (%g) must be below beta_end (%g)", c->beta0,
                        c->beta1);
+    if (c->batch_threads < 0 || c->batch_threads > BATCH_THREADS_MAX)
+        return pd_fail(PD_ERR_ARG, "batch_threads: %d is out of range (0 .. %d)",
+                       c->batch_threads, BATCH_THREADS_MAX);
     return PD_OK;
 }
 

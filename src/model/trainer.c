@@ -13,6 +13,7 @@
 #include "pdiff.h"
 #include "model/model.h"
 #include "model/train_state.h"
+#include "model/thread_split.h"
 
 typedef struct {
     const pd_model_config *c;
@@ -147,22 +148,12 @@ static pd_status claim_state_dir(const pd_model_config *c, size_t D, int writer)
     return st;
 }
 
-pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, size_t D,
-                         const pd_progress *progress, pd_model **out) {
+/* one rank's training (all of it without data parallelism) */
+static pd_status train_rank(const pd_model_config *c, const float *V, size_t K, size_t D,
+                            const pd_progress *progress, pd_model **out) {
     *out = NULL;
-    if (!V || K == 0 || D == 0) return pd_fail(PD_ERR_ARG, "training needs K >= 1 vectors of D >= 1 values");
-    pd_status st = pd_model_config_check(c);
-    if (st) return st;
+    pd_status st = PD_OK;
     const pd_data_parallel *dp = c->parallel;
-    if (dp && (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || (dp->size > 1 && !dp->sum)))
-        return pd_fail(PD_ERR_ARG, "data-parallel: rank %d of %d (and a sum function) expected",
-                       dp->rank, dp->size);
-    if (dp && dp->size > 1 && (size_t)dp->size > K)
-        return pd_fail(PD_ERR_ARG, "data-parallel: %d processes for %zu vectors (at most one "
-                                   "process per vector)", dp->size, K);
-    if (dp && dp->size > 1 && c->ae.norm == PD_NORM_BATCH)
-        return pd_fail(PD_ERR_ARG, "data-parallel: the autoencoder's batch norm would see only "
-                                   "a part of each batch; use instance, group or no norm");
     const int writer = !dp || dp->rank == 0;
     const char *sdir = c->state_dir;
     if (sdir && (st = claim_state_dir(c, D, writer))) return st;
@@ -237,4 +228,61 @@ done:
     }
     *out = m;
     return PD_OK;
+}
+
+/* threads that split each batch (cfg.batch_threads; 0: one per thread of
+ * pd_threads, while every rank keeps a row) */
+static int batch_threads(const pd_model_config *c, size_t K) {
+    const pd_data_parallel *dp = c->parallel;
+    const size_t R = dp && dp->size > 1 ? (size_t)dp->size : 1;
+    size_t W = c->batch_threads > 0 ? (size_t)c->batch_threads : (size_t)pd_threads();
+    if (c->batch_threads == 0 && c->ae.norm == PD_NORM_BATCH) W = 1; /* asked for: refused */
+    if (c->batch_threads == 0 && W * R > K) W = K / R > 0 ? K / R : 1;
+    return (int)W;
+}
+
+typedef struct {
+    const pd_model_config *c;
+    const float *V;
+    size_t K, D;
+    const pd_progress *progress;
+    pd_model **models; /* each rank's (the same model) */
+} split_job;
+
+static pd_status train_split_rank(const pd_data_parallel *dp, int w, void *ctx) {
+    split_job *j = ctx;
+    pd_model_config c = *j->c;
+    c.parallel = dp;
+    return train_rank(&c, j->V, j->K, j->D, dp && dp->rank ? NULL : j->progress,
+                      &j->models[w]);
+}
+
+pd_status pd_model_train(const pd_model_config *c, const float *V, size_t K, size_t D,
+                         const pd_progress *progress, pd_model **out) {
+    *out = NULL;
+    if (!V || K == 0 || D == 0) return pd_fail(PD_ERR_ARG, "training needs K >= 1 vectors of D >= 1 values");
+    pd_status st = pd_model_config_check(c);
+    if (st) return st;
+    const pd_data_parallel *dp = c->parallel;
+    if (dp && (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || (dp->size > 1 && !dp->sum)))
+        return pd_fail(PD_ERR_ARG, "data-parallel: rank %d of %d (and a sum function) expected",
+                       dp->rank, dp->size);
+    const int W = batch_threads(c, K);
+    const size_t ranks = (size_t)(dp && dp->size > 1 ? dp->size : 1) * (size_t)W;
+    if (ranks > 1 && ranks > K)
+        return pd_fail(PD_ERR_ARG, "data-parallel: %zu processes x threads for %zu vectors (at "
+                                   "most one per vector)", ranks, K);
+    if (ranks > 1 && c->ae.norm == PD_NORM_BATCH)
+        return pd_fail(PD_ERR_ARG, "data-parallel: the autoencoder's batch norm would see only "
+                                   "a part of each batch; use instance, group or no norm");
+    if (W <= 1) return train_rank(c, V, K, D, progress, out);
+    pd_model **models = calloc((size_t)W, sizeof *models);
+    if (!models) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    split_job job = {c, V, K, D, progress, models};
+    st = pd_thread_split_run(W, dp, train_split_rank, &job);
+    for (int w = 1; w < W; w++) pd_model_free(models[w]);
+    if (st) pd_model_free(models[0]);
+    else *out = models[0];
+    free(models);
+    return st;
 }

@@ -7,7 +7,10 @@
  * build each call would start its own threads (oversubscription), so the
  * shape rule uses SAMPLE only when pd_blas_nests_in_openmp() says so.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -41,3 +44,79 @@ int pd_set_threads(int n) {
 int pd_threads(void) { return current_threads; }
 
 int pd_blas_nests_in_openmp(void) { return openblas_get_parallel() != 1; }
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* workers start together, or not at all: code that waits for every worker
+ * (a barrier) must never run with one missing */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go; /* 0 wait, 1 run, -1 do not run */
+} gate;
+
+typedef struct {
+    pd_status (*fn)(int w, void *ctx);
+    void *ctx;
+    int w;
+    gate *gate;
+    pd_status st;
+    char msg[512]; /* the worker's pd_last_error (thread-local) */
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *k = arg;
+    pthread_mutex_lock(&k->gate->mu);
+    while (k->gate->go == 0) pthread_cond_wait(&k->gate->cv, &k->gate->mu);
+    int go = k->gate->go;
+    pthread_mutex_unlock(&k->gate->mu);
+    if (go < 0) return NULL;
+#ifdef _OPENMP
+    omp_set_num_threads(1); /* this thread's own setting: its kernels run serially */
+#endif
+    k->st = k->fn(k->w, k->ctx);
+    if (k->st) snprintf(k->msg, sizeof k->msg, "%s", pd_last_error());
+    return NULL;
+}
+
+static void open_gate(gate *g, int go) {
+    pthread_mutex_lock(&g->mu);
+    g->go = go;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+pd_status pd_run_workers(int n, pd_status (*fn)(int w, void *ctx), void *ctx) {
+    if (n <= 1) return fn(0, ctx);
+    worker *ks = calloc((size_t)n, sizeof *ks);
+    pthread_t *tids = calloc((size_t)n, sizeof *tids);
+    if (!ks || !tids) {
+        free(ks), free(tids);
+        return pd_fail(PD_ERR_NOMEM, "out of memory starting %d workers", n);
+    }
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    for (int w = 0; w < n; w++) ks[w] = (worker){fn, ctx, w, &g, PD_OK, {0}};
+    int made = 1;
+    while (made < n && pthread_create(&tids[made], NULL, worker_main, &ks[made]) == 0) made++;
+    pd_status st = PD_OK;
+    if (made < n) {
+        open_gate(&g, -1);
+        st = pd_fail(PD_ERR_NOMEM, "could not start worker thread %d of %d", made, n);
+    } else {
+        const int restore = current_threads;
+        /* BLAS's count is global: one thread for everybody while workers run */
+        openblas_set_num_threads(1);
+        open_gate(&g, 1);
+        worker_main(&ks[0]);
+        for (int w = 1; w < n; w++) pthread_join(tids[w], NULL);
+        pd_set_threads(restore);
+        for (int w = 0; w < n && !st; w++)
+            if (ks[w].st) st = pd_fail(ks[w].st, "%s", ks[w].msg);
+        made = 1; /* joined */
+    }
+    for (int w = 1; w < made; w++) pthread_join(tids[w], NULL);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.cv);
+    free(ks), free(tids);
+    return st;
+}

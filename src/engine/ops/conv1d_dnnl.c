@@ -9,7 +9,7 @@
  * back, as PyTorch does for plain tensors; the reorders into dx and dw
  * carry a sum post-op, which keeps the "backward adds" convention.
  * Primitives and their buffers are made once per shape and kept (a small
- * table under a mutex: a process trains a handful of shapes).
+ * table per thread: a process trains a handful of shapes).
  */
 #include "engine/ops/conv1d_dnnl.h"
 
@@ -67,30 +67,54 @@ typedef struct {
     size_t scratch_bytes[NPRIM];
 } plan;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* the engine is shared; everything that executes is per thread (workers,
+ * pd_run_workers, run convolutions at once): a stream, the plans and one
+ * scratchpad for all of them — oneDNN's own scratchpad would be allocated
+ * and page-faulted in afresh on every call (a quarter of a bf16 denoiser
+ * step went to clearing pages) */
+typedef struct {
+    dnnl_stream_t stream;
+    plan plans[MAX_PLANS];
+    size_t nplans, next_victim;
+    void *pad;
+    size_t pad_bytes;
+} cache;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* engine creation */
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-static int engine_state; /* 0 untried, 1 ready, -1 unavailable */
-static plan plans[MAX_PLANS];
-static size_t nplans;
-/* one scratchpad for every primitive (they run one at a time, under the
- * lock): oneDNN's own would be allocated and page-faulted in afresh on
- * every call (a quarter of a bf16 denoiser step went to clearing pages) */
-static void *pad;
-static size_t pad_bytes;
+static _Atomic int engine_state; /* 0 untried, 1 ready, -1 unavailable */
+static pthread_key_t cache_key;  /* frees a thread's cache when it ends */
+static _Thread_local cache *mine;
+static void cache_free(void *p);
 
 /* PDIFF_DNNL=0 in the environment switches oneDNN off (comparisons) */
 static int ready(void) {
+    if (engine_state != 0) return engine_state == 1;
+    pthread_mutex_lock(&lock);
     if (engine_state == 0 && getenv("PDIFF_DNNL") && !strcmp(getenv("PDIFF_DNNL"), "0"))
         engine_state = -1;
     if (engine_state == 0) {
-        engine_state = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success &&
-                               dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) ==
-                                   dnnl_success
+        engine_state = pthread_key_create(&cache_key, cache_free) == 0 &&
+                               dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success
                            ? 1
                            : -1;
     }
+    pthread_mutex_unlock(&lock);
     return engine_state == 1;
+}
+
+/* this thread's cache (made on first use); NULL without oneDNN */
+static cache *my_cache(void) {
+    if (mine || !ready()) return mine;
+    cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success ||
+        pthread_setspecific(cache_key, c) != 0) {
+        if (c->stream) dnnl_stream_destroy(c->stream);
+        free(c);
+        return NULL;
+    }
+    return mine = c;
 }
 
 static int same_geom(const geom *a, const geom *b) {
@@ -269,20 +293,18 @@ static void plan_free(plan *pl) {
 
 /* the plan of shape s (made on first use; a full table gives up its
  * oldest entry); NULL when oneDNN cannot run it with a JIT kernel. A
- * failed build keeps its entry (ok = 0) so that it is not retried. Called
- * with the lock held. */
-static plan *plan_for(const geom *s) {
-    static size_t next_victim;
-    if (!ready()) return NULL;
-    for (size_t i = 0; i < nplans; i++)
-        if (same_geom(&plans[i].s, s)) return plans[i].ok ? &plans[i] : NULL;
+ * failed build keeps its entry (ok = 0) so that it is not retried. */
+static plan *plan_for(cache *c, const geom *s) {
+    if (!c) return NULL;
+    for (size_t i = 0; i < c->nplans; i++)
+        if (same_geom(&c->plans[i].s, s)) return c->plans[i].ok ? &c->plans[i] : NULL;
     plan *pl;
-    if (nplans < MAX_PLANS) {
-        pl = &plans[nplans++];
+    if (c->nplans < MAX_PLANS) {
+        pl = &c->plans[c->nplans++];
         memset(pl, 0, sizeof *pl);
     } else {
-        pl = &plans[next_victim];
-        next_victim = (next_victim + 1) % MAX_PLANS;
+        pl = &c->plans[c->next_victim];
+        c->next_victim = (c->next_victim + 1) % MAX_PLANS;
         plan_free(pl);
     }
     pl->s = *s;
@@ -291,45 +313,50 @@ static plan *plan_for(const geom *s) {
 }
 
 /* executes primitive i of pl with args, plus its scratchpad */
-static int run(plan *pl, int i, dnnl_exec_arg_t *args, int nargs) {
+static int run(cache *c, plan *pl, int i, dnnl_exec_arg_t *args, int nargs) {
     if (pl->scratch[i]) {
-        if (pad_bytes < pl->scratch_bytes[i]) {
-            free(pad);
-            pad_bytes = 0;
-            if (!(pad = aligned_alloc(64, (pl->scratch_bytes[i] + 63) / 64 * 64))) return 0;
-            pad_bytes = pl->scratch_bytes[i];
+        if (c->pad_bytes < pl->scratch_bytes[i]) {
+            free(c->pad);
+            c->pad_bytes = 0;
+            if (!(c->pad = aligned_alloc(64, (pl->scratch_bytes[i] + 63) / 64 * 64))) return 0;
+            c->pad_bytes = pl->scratch_bytes[i];
         }
-        if (dnnl_memory_set_data_handle(pl->scratch[i], pad) != dnnl_success) return 0;
+        if (dnnl_memory_set_data_handle(pl->scratch[i], c->pad) != dnnl_success) return 0;
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pl->scratch[i]};
     }
-    return dnnl_primitive_execute(pl->p[i], stream, nargs, args) == dnnl_success;
+    return dnnl_primitive_execute(pl->p[i], c->stream, nargs, args) == dnnl_success;
 }
 
-static int feed(port *pt, const float *data) {
+static int feed(cache *c, port *pt, const float *data) {
     if (dnnl_memory_set_data_handle(pt->user, (void *)data) != dnnl_success) return 0;
     if (!pt->to_prim) return 1;
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, pt->user}, {DNNL_ARG_TO, pt->prim}};
-    return dnnl_primitive_execute(pt->to_prim, stream, 2, a) == dnnl_success;
+    return dnnl_primitive_execute(pt->to_prim, c->stream, 2, a) == dnnl_success;
 }
 
-static int take(port *pt, float *data) {
+static int take(cache *c, port *pt, float *data) {
     if (dnnl_memory_set_data_handle(pt->user, data) != dnnl_success) return 0;
     if (!pt->to_user) return 1;
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, pt->prim}, {DNNL_ARG_TO, pt->user}};
-    return dnnl_primitive_execute(pt->to_user, stream, 2, a) == dnnl_success;
+    return dnnl_primitive_execute(pt->to_user, c->stream, 2, a) == dnnl_success;
 }
 
-static int usable(const geom *s) {
-    pthread_mutex_lock(&lock);
-    int ok = plan_for(s) != NULL;
-    pthread_mutex_unlock(&lock);
-    return ok;
+static void cache_free(void *p) {
+    cache *c = p;
+    if (!c) return;
+    for (size_t i = 0; i < c->nplans; i++) plan_free(&c->plans[i]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    free(c->pad);
+    free(c);
+    mine = NULL;
 }
+
+static int usable(const geom *s) { return plan_for(my_cache(), s) != NULL; }
 
 static int forward(float *y, const float *x, const float *w, const float *b, const geom *s) {
-    pthread_mutex_lock(&lock);
-    plan *pl = plan_for(s);
-    int ok = pl && feed(&pl->fx, x) && feed(&pl->fw, w) &&
+    cache *c = my_cache();
+    plan *pl = plan_for(c, s);
+    int ok = pl && feed(c, &pl->fx, x) && feed(c, &pl->fw, w) &&
              dnnl_memory_set_data_handle(pl->fy.user, y) == dnnl_success &&
              dnnl_memory_set_data_handle(pl->bias, b ? (void *)b : (void *)pl->zero_bias) ==
                  dnnl_success;
@@ -338,24 +365,24 @@ static int forward(float *y, const float *x, const float *w, const float *b, con
                                 {DNNL_ARG_WEIGHTS, pl->fw.prim},
                                 {DNNL_ARG_BIAS, pl->bias},
                                 {DNNL_ARG_DST, pl->fy.prim}};
-        ok = run(pl, FWD, a, 4) && take(&pl->fy, y) && dnnl_stream_wait(stream) == dnnl_success;
+        ok = run(c, pl, FWD, a, 4) && take(c, &pl->fy, y) &&
+             dnnl_stream_wait(c->stream) == dnnl_success;
     }
-    pthread_mutex_unlock(&lock);
     return ok;
 }
 
 static int backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                     const float *w, const geom *s) {
-    pthread_mutex_lock(&lock);
-    plan *pl = plan_for(s);
+    cache *c = my_cache();
+    plan *pl = plan_for(c, s);
     int ok = pl != NULL;
     if (ok && dx) {
-        ok = feed(&pl->bdy, dy) && feed(&pl->bw, w);
+        ok = feed(c, &pl->bdy, dy) && feed(c, &pl->bw, w);
         if (ok) {
             dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, pl->bdy.prim},
                                     {DNNL_ARG_WEIGHTS, pl->bw.prim},
                                     {DNNL_ARG_DIFF_SRC, pl->bdx.prim}};
-            ok = run(pl, BWD_DATA, a, 3) && take(&pl->bdx, dx);
+            ok = run(c, pl, BWD_DATA, a, 3) && take(c, &pl->bdx, dx);
         }
     }
     if (ok && (dw || db)) {
@@ -364,30 +391,24 @@ static int backward(float *dx, float *dw, float *db, const float *dy, const floa
         if (!dw && !pl->dw_tmp) ok = (pl->dw_tmp = malloc(s->cout * s->cin * s->k *
                                                           sizeof(float))) != NULL;
         if (!dw && ok) memset(pl->dw_tmp, 0, s->cout * s->cin * s->k * sizeof(float));
-        ok = ok && feed(&pl->wx, x) && feed(&pl->wdy, dy) &&
+        ok = ok && feed(c, &pl->wx, x) && feed(c, &pl->wdy, dy) &&
              dnnl_memory_set_data_handle(pl->dbias, pl->db_tmp) == dnnl_success;
         if (ok) {
             dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, pl->wx.prim},
                                     {DNNL_ARG_DIFF_DST, pl->wdy.prim},
                                     {DNNL_ARG_DIFF_WEIGHTS, pl->wdw.prim},
                                     {DNNL_ARG_DIFF_BIAS, pl->dbias}};
-            ok = run(pl, BWD_WEIGHTS, a, 4) && take(&pl->wdw, dw ? dw : pl->dw_tmp) &&
-                 dnnl_stream_wait(stream) == dnnl_success;
+            ok = run(c, pl, BWD_WEIGHTS, a, 4) && take(c, &pl->wdw, dw ? dw : pl->dw_tmp) &&
+                 dnnl_stream_wait(c->stream) == dnnl_success;
         }
         if (ok && db)
-            for (size_t c = 0; c < s->cout; c++) db[c] += pl->db_tmp[c];
+            for (size_t o = 0; o < s->cout; o++) db[o] += pl->db_tmp[o];
     }
-    if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
-    pthread_mutex_unlock(&lock);
+    if (ok) ok = dnnl_stream_wait(c->stream) == dnnl_success;
     return ok;
 }
 
-int pd_dnnl_available(void) {
-    pthread_mutex_lock(&lock);
-    int ok = ready();
-    pthread_mutex_unlock(&lock);
-    return ok;
-}
+int pd_dnnl_available(void) { return ready(); }
 
 #else /* built without oneDNN: every shape goes to pdiff's own algorithms */
 

@@ -266,7 +266,12 @@ void pd_colconv_backward_gemms(float *dw, float *col, const float *dyp, const fl
 }
 
 size_t pd_sample_slots(void) {
-    int t = pd_threads();
+#ifdef _OPENMP
+    /* this thread's count: 1 inside a worker of pd_run_workers */
+    int t = omp_get_max_threads();
+#else
+    int t = 1;
+#endif
     return t < 1 ? 1 : (size_t)t;
 }
 
