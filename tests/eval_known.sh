@@ -6,7 +6,8 @@
 # identity 1, correlation 1; the memorization figures must say distance 0
 # to the nearest original and max IoU 1; p-diff's statistics must equal the
 # originals'; every baseline must be there with N models; and the collect
-# report must be in the manifest. Standard library Python only.
+# report must be in the manifest; and 1, 2 or 3 workers give the same
+# results. Standard library Python only.
 #
 # Usage: eval_known.sh <pdiff-cli> <source-dir>
 set -u
@@ -89,4 +90,14 @@ if bad:
     sys.exit(1)
 EOF
 test -s "$T/ev/figures/memorization.tsv" || die "no memorization figure data"
+
+# models are dealt to workers, one thread each: 1, 2 and 3 workers give the
+# same numbers (results.json without its timings)
+strip() { grep -v '"seconds\|"eval":' "$1"; }
+for n in 1 3; do
+  "$CLI" eval "$T/c" --generated "$T/gen" --model "$T/model" --out "$T/ev$n" --threads $n \
+    >/dev/null 2>"$T/log" || { cat "$T/log" >&2; die "eval --threads $n"; }
+  diff <(strip "$T/ev/results.json") <(strip "$T/ev$n/results.json") >&2 ||
+    die "eval with $n worker(s) differs from 2"
+done
 echo "eval_known: all known answers hold"

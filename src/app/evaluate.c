@@ -38,13 +38,48 @@ typedef struct {
     uint64_t *wrong; /* bitset over test samples, NULL if not finite */
 } model_eval;
 
+/* what one worker evaluates with: its own network (the frozen part of the
+ * first checkpoint), graph and scratch; the features are shared */
 typedef struct {
     pd_net net;
     pd_graph *g;
     pd_feats test, train;
     int32_t *pred;
     size_t words;
+    float *tmp;     /* a baseline's vector, and the per-coordinate sd (2·D) */
+    int32_t *order; /* the fine-tune baseline's sample order */
 } evaluator;
+
+/* the network of the first checkpoint and the worker's buffers */
+static pd_status evaluator_open(evaluator *e, const pd_manifest *m, const char *ckpt_dir,
+                                size_t test_n, size_t train_n) {
+    memset(e, 0, sizeof *e);
+    pd_status st = pd_net_create(&e->net, &m->net, (const char *const *)m->params, m->nparams);
+    if (st) return st;
+    const size_t D = pd_params_selected_size(&e->net.params);
+    if (D != m->D)
+        return pd_fail(PD_ERR_SHAPE, "%s: subset size %zu does not match D = %zu", ckpt_dir, D,
+                       m->D);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ckpt_dir, m->files[0]);
+    if ((st = pd_params_load(&e->net.params, path, 0))) return st;
+    e->g = pd_graph_new();
+    e->pred = malloc(test_n * sizeof(int32_t) + 1);
+    e->tmp = malloc(2 * D * sizeof(float) + 1);
+    e->order = malloc(train_n * sizeof(int32_t) + 1);
+    if (!e->g || !e->pred || !e->tmp || !e->order) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    e->words = (test_n + 63) / 64;
+    return PD_OK;
+}
+
+static void evaluator_close(evaluator *e) {
+    free(e->pred);
+    free(e->tmp);
+    free(e->order);
+    pd_graph_free(e->g);
+    if (e->net.params.data) pd_net_free(&e->net);
+    memset(e, 0, sizeof *e);
+}
 
 static int finite_vec(const float *v, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -339,7 +374,6 @@ void pd_eval_result_free(pd_eval_result *r) {
     r->nbase = 0;
 }
 
-/* evaluates baseline vector vec as model i of baseline b */
 /* under mpirun each rank evaluated the models it owns (dist.h); afterwards
  * every rank holds all of them */
 static pd_status merge_evals(model_eval *m, size_t n, size_t words) {
@@ -374,6 +408,7 @@ static pd_status merge_evals(model_eval *m, size_t n, size_t words) {
     return st;
 }
 
+/* evaluates baseline vector vec as model i of baseline b */
 static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
                                const model_eval *orig, size_t K, size_t D,
                                pd_eval_baseline *b, size_t i) {
@@ -387,18 +422,119 @@ static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
     return PD_OK;
 }
 
-/* the baselines of memorization.h, N models each: for every finite
- * generated model, its nearest original plus noise at each amplitude and
- * fine-tuned; then N means of 16 random originals and N per-coordinate
- * Gaussian draws */
+/* ---- dealing models to workers ------------------------------------------
+ * Model i is this rank's when pd_dist_owns(i) (dist.h), and then worker
+ * (i / ranks) mod W's: every model is evaluated alone on one thread, so
+ * its numbers do not depend on how many workers there are. */
+
+typedef struct eval_job eval_job;
+typedef pd_status (*item_fn)(evaluator *e, size_t i, eval_job *job);
+
+struct eval_job {
+    const pd_eval_opts *o;
+    pd_eval_result *r;
+    const float *O, *G, *mean, *sd;
+    size_t K, N, D;
+    model_eval *orig, *gen;
+    evaluator *ev; /* one per worker */
+    int W;
+    /* the pass under way */
+    item_fn fn;
+    size_t n;
+    long done, total, per_item; /* progress: items before this pass, all, per item */
+    _Atomic long count;
+    _Atomic int stop;
+};
+
+static pd_status deal_worker(int w, void *ctx) {
+    eval_job *j = ctx;
+    const size_t R = (size_t)pd_dist_size();
+    pd_status st = PD_OK;
+    for (size_t i = 0; i < j->n && !st && !j->stop; i++) {
+        if (!pd_dist_owns(i) || (int)((i / R) % (size_t)j->W) != w) continue;
+        if ((st = j->fn(&j->ev[w], i, j))) j->stop = 1;
+        long c = ++j->count;
+        if (w == 0) pd_report(&j->o->progress, "eval", j->done + c * j->per_item, j->total, NULL);
+    }
+    return st;
+}
+
+/* fn for every model i < n on the workers; progress counts per_item each */
+static pd_status deal(eval_job *j, size_t n, item_fn fn, long per_item) {
+    j->fn = fn;
+    j->n = n;
+    j->per_item = per_item;
+    j->count = 0;
+    j->stop = 0;
+    pd_status st = pd_run_workers(j->W, deal_worker, j);
+    j->done += (long)n * per_item;
+    pd_report(&j->o->progress, "eval", j->done, j->total, NULL);
+    return st;
+}
+
+static pd_status item_original(evaluator *e, size_t k, eval_job *j) {
+    return eval_vector(e, j->O + k * j->D, 1, &j->orig[k]);
+}
+
+static pd_status item_generated(evaluator *e, size_t i, eval_job *j) {
+    return eval_vector(e, j->G + i * j->D, 1, &j->gen[i]);
+}
+
+/* the baselines of model i (memorization.h): its generated model's nearest
+ * original plus noise at each amplitude and fine-tuned, a mean of 16
+ * random originals, a per-coordinate Gaussian draw. Model i draws from
+ * streams of its own, (i + 1) << 8 | 30..32, so that models can go to any
+ * rank or worker */
+static pd_status item_baselines(evaluator *e, size_t i, eval_job *j) {
+    const size_t D = j->D, K = j->K, FT = PD_EVAL_NOISE_AMPS, AVG = FT + 1, GAUSS = FT + 2;
+    const float *O = j->O;
+    float *tmp = e->tmp;
+    pd_rng rng;
+    pd_status st = PD_OK;
+    pd_net_set_trainable(&e->net, 1);
+    if ((st = pd_params_alloc_state(&e->net.params))) return st;
+    if (finite_vec(j->G + i * D, D)) {
+        pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 30);
+        double dd;
+        size_t k = pd_nearest_row(j->G + i * D, O, K, D, (size_t)-1, &dd);
+        for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
+            for (size_t c = 0; c < D; c++)
+                tmp[c] = O[k * D + c] + (float)noise_amps[a] * pd_rng_normal(&rng);
+            st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[a], i);
+        }
+        if (st) return st;
+        /* a short fine-tune of the nearest original's subset */
+        pd_params_scatter(&e->net.params, O + k * D);
+        memset(e->net.params.m, 0, e->net.params.total * sizeof(float));
+        for (size_t c = 0; c < e->train.n; c++) e->order[c] = (int32_t)c;
+        size_t cursor = e->train.n; /* forces a shuffle */
+        long step = 0;
+        pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
+        st = pd_fit_steps(&e->net, e->g, &e->train, &fo, &rng, e->order, &cursor, &step,
+                          j->o->finetune_steps, NULL);
+        if (!st) {
+            pd_params_gather(&e->net.params, tmp);
+            st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[FT], i);
+        }
+        if (st) return st;
+    }
+    pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 31);
+    pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
+    if ((st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[AVG], i))) return st;
+    pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 32);
+    pd_baseline_gaussian(j->mean, j->sd, D, &rng, tmp);
+    return eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[GAUSS], i);
+}
+
 /* models per baseline: baseline_n (0: as many as generated models) */
 static size_t baseline_count(const pd_eval_opts *o, size_t N) {
     return o->baseline_n && o->baseline_n < N ? o->baseline_n : N;
 }
 
-static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluator *e,
-                               const float *O, size_t K, const float *G, size_t N, size_t D,
-                               const model_eval *orig, long *done_n, long total) {
+static pd_status run_baselines(eval_job *j) {
+    const pd_eval_opts *o = j->o;
+    pd_eval_result *r = j->r;
+    const size_t N = j->N, D = j->D;
     r->nbase = PD_EVAL_BASELINES;
     /* each baseline's models, one per generated model up to baseline_n */
     const size_t NB = baseline_count(o, N);
@@ -414,67 +550,13 @@ static pd_status run_baselines(const pd_eval_opts *o, pd_eval_result *r, evaluat
         if (!x->max_iou || !x->test_acc || !x->nn_l2) return pd_fail(PD_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < N; i++) x->max_iou[i] = x->test_acc[i] = x->nn_l2[i] = NAN;
     }
-    const size_t FT = PD_EVAL_NOISE_AMPS, AVG = FT + 1, GAUSS = FT + 2;
-    float *tmp = malloc(2 * D * sizeof(float)), *sd = tmp + D;
-    int32_t *order = malloc(e->train.n * sizeof(int32_t));
-    pd_status st = tmp && order ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory");
-    pd_rng rng;
-    pd_net_set_trainable(&e->net, 1);
-    if (!st) st = pd_params_alloc_state(&e->net.params);
-    /* model i of each baseline draws from streams of its own (i + 1) << 8
-     * | 30..32, so the models can be dealt to ranks (dist.h) */
-    for (size_t i = 0; i < NB && !st; i++) {
-        if (!pd_dist_owns(i) || !finite_vec(G + i * D, D)) {
-            *done_n += PD_EVAL_NOISE_AMPS + 1;
-            continue;
-        }
-        pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 30);
-        double dd;
-        size_t k = pd_nearest_row(G + i * D, O, K, D, (size_t)-1, &dd);
-        for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
-            for (size_t j = 0; j < D; j++)
-                tmp[j] = O[k * D + j] + (float)noise_amps[a] * pd_rng_normal(&rng);
-            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[a], i);
-            pd_report(&o->progress, "eval", ++*done_n, total, NULL);
-        }
-        if (st) break;
-        /* a short fine-tune of the nearest original's subset */
-        pd_params_scatter(&e->net.params, O + k * D);
-        memset(e->net.params.m, 0, e->net.params.total * sizeof(float));
-        for (size_t j = 0; j < e->train.n; j++) order[j] = (int32_t)j;
-        size_t cursor = e->train.n; /* forces a shuffle */
-        long step = 0;
-        pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
-        st = pd_fit_steps(&e->net, e->g, &e->train, &fo, &rng, order, &cursor, &step,
-                          o->finetune_steps, NULL);
-        if (!st) {
-            pd_params_gather(&e->net.params, tmp);
-            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[FT], i);
-        }
-        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
-    }
-    for (size_t i = 0; i < NB && !st; i++) {
-        if (pd_dist_owns(i)) {
-            pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 31);
-            pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
-            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[AVG], i);
-        }
-        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
-    }
-    float *mean = st ? NULL : malloc(D * sizeof(float));
-    if (!st && !mean) st = pd_fail(PD_ERR_NOMEM, "out of memory");
-    if (!st) pd_column_moments(O, K, D, mean, sd);
-    for (size_t i = 0; i < NB && !st; i++) {
-        if (pd_dist_owns(i)) {
-            pd_rng_seed(&rng, o->seed, ((uint64_t)(i + 1) << 8) | 32);
-            pd_baseline_gaussian(mean, sd, D, &rng, tmp);
-            st = eval_baseline(e, tmp, O, orig, K, D, &r->base[GAUSS], i);
-        }
-        pd_report(&o->progress, "eval", ++*done_n, total, NULL);
-    }
+    float *mean = malloc(2 * D * sizeof(float)), *sd = mean ? mean + D : NULL;
+    if (!mean) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    pd_column_moments(j->O, j->K, D, mean, sd);
+    j->mean = mean;
+    j->sd = sd;
+    pd_status st = deal(j, NB, item_baselines, PD_EVAL_BASELINES);
     free(mean);
-    free(tmp);
-    free(order);
     /* every rank's models: the entries a rank does not own are zero there
      * (NaN stays NaN: a skipped non-finite model) */
     for (size_t b = 0; b < PD_EVAL_BASELINES && !st && pd_dist_size() > 1; b++) {
@@ -573,7 +655,8 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     float *O = NULL, *G = NULL;
     size_t K = m.K, D = m.D, N = 0;
-    evaluator e = {0};
+    evaluator e = {0}, *ev = NULL; /* ev: one per worker, ev[0] = e */
+    int W = 1;
     pd_dataset train = {0}, test = {0};
     model_eval *orig = NULL, *gen = NULL;
     double *gen_dist = NULL, *accs = NULL;
@@ -584,28 +667,14 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if ((st = pd_dataset_load(data, 1, &train)) || (st = pd_dataset_load(data, 0, &test)) ||
         (st = pd_dataset_normalize(&train, &test)))
         goto done;
-    if ((st = pd_net_create(&e.net, &m.net, (const char *const *)m.params, m.nparams))) goto done;
-    if (pd_params_selected_size(&e.net.params) != D) {
-        st = pd_fail(PD_ERR_SHAPE, "%s: subset size %zu does not match D = %zu", o->ckpt_dir,
-                     pd_params_selected_size(&e.net.params), D);
-        goto done;
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", o->ckpt_dir, m.files[0]);
-    if ((st = pd_params_load(&e.net.params, path, 0))) goto done;
-    e.g = pd_graph_new();
-    e.pred = malloc(test.n * sizeof(int32_t));
-    if (!e.g || !e.pred) {
-        st = pd_fail(PD_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    e.words = (test.n + 63) / 64;
+    const size_t train_n = train.n < o->eval_train ? train.n : o->eval_train;
+    if ((st = evaluator_open(&e, &m, o->ckpt_dir, test.n, train_n))) goto done;
     int cut = pd_net_cut_stage(&e.net);
     pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0};
     pd_feats ftrain = ftest;
     ftrain.x = train.x;
     ftrain.y = train.y;
-    ftrain.n = train.n < o->eval_train ? train.n : o->eval_train;
+    ftrain.n = train_n;
     float *cache_test = NULL, *cache_train = NULL;
     if ((st = pd_compute_features(&e.net, e.g, &ftest, cut, 500, &cache_test, &e.test))) goto done;
     st = pd_compute_features(&e.net, e.g, &ftrain, cut, 500, &cache_train, &e.train);
@@ -623,17 +692,27 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
-    long total = (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
-         done_n = 0;
-    /* under mpirun the models are dealt to the ranks (dist.h) */
-    for (size_t k = 0; k < K && !st; k++) {
-        if (pd_dist_owns(k)) st = eval_vector(&e, O + k * D, 1, &orig[k]);
-        pd_report(&o->progress, "eval", ++done_n, total, NULL);
+    /* each worker evaluates whole models on one thread (pd_run_workers):
+     * faster than all threads on one model's short rows */
+    W = pd_threads();
+    ev = calloc((size_t)W, sizeof *ev);
+    if (!ev) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto free_cache;
     }
-    for (size_t i = 0; i < N && !st; i++) {
-        if (pd_dist_owns(i)) st = eval_vector(&e, G + i * D, 1, &gen[i]);
-        pd_report(&o->progress, "eval", ++done_n, total, NULL);
+    ev[0] = e;
+    for (int w = 1; w < W && !st; w++) {
+        st = evaluator_open(&ev[w], &m, o->ckpt_dir, test.n, train_n);
+        ev[w].test = e.test;
+        ev[w].train = e.train;
     }
+    if (st) goto free_cache;
+    eval_job job = {o, r, O, G, NULL, NULL, K, N, D, orig, gen, ev, W, NULL, 0, 0,
+                    (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
+                    1, 0, 0};
+    /* under mpirun the models are dealt to the ranks too (dist.h) */
+    st = deal(&job, K, item_original, 1);
+    if (!st) st = deal(&job, N, item_generated, 1);
     if (!st) st = merge_evals(orig, K, e.words);
     if (!st) st = merge_evals(gen, N, e.words);
     if (st) goto free_cache;
@@ -647,6 +726,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if ((st = eval_vector(&e, tmp, 0, &ens))) goto free_cache;
     free(ens.wrong);
     r->ensemble = ens.test_acc;
+    pd_report(&o->progress, "eval", ++job.done, job.total, NULL);
 
     for (size_t k = 0; k < K; k++) accs[k] = orig[k].test_acc;
     r->original = stats(accs, K);
@@ -701,7 +781,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if ((st = distances_to_mean(O, K, G, N, D, r))) goto free_cache;
     r->matched_noise_acc = r->matched_novelty_gain = NAN;
     if (o->baselines && N > 0) {
-        st = run_baselines(o, r, &e, O, K, G, N, D, orig, &done_n, total);
+        st = run_baselines(&job);
         if (!st) {
             double iou_pts[PD_EVAL_NOISE_AMPS], acc_pts[PD_EVAL_NOISE_AMPS];
             for (int a = 0; a < PD_EVAL_NOISE_AMPS; a++) {
@@ -717,6 +797,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if (!st && o->model_dir) {
         char rdir[4096];
         snprintf(rdir, sizeof rdir, "%s/reconstructed", o->model_dir);
+        char path[4096];
         snprintf(path, sizeof path, "%s/reconstructed/generated.safetensors", o->model_dir);
         float *R = NULL;
         size_t KR = 0;
@@ -740,6 +821,9 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if (!st) pd_dist_barrier();
     free(orig_nn);
 free_cache:
+    if (ev) e = ev[0]; /* worker 0's: the baselines' optimizer state */
+    for (int w = 1; ev && w < W; w++) evaluator_close(&ev[w]);
+    free(ev);
     free(cache_test);
     free(cache_train);
 done:
@@ -752,9 +836,7 @@ done:
     free(tmp);
     free(O);
     free(G);
-    free(e.pred);
-    pd_graph_free(e.g);
-    if (e.net.params.data) pd_net_free(&e.net);
+    evaluator_close(&e);
     pd_dataset_free(&train);
     pd_dataset_free(&test);
     pd_manifest_free(&m);

@@ -126,32 +126,67 @@ pd_status pd_ddpm_train_step_split(pd_den *den, pd_diffusion *df, pd_graph *g,
 
 static double clip1(double v) { return v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v); }
 
-/* ε̂ = ε_θ(x, t) for all N rows at one timestep; NULL on failure */
-static const float *predict(pd_den *den, const float *w, pd_graph *g, float *x, size_t N,
-                            int32_t *ts, size_t t) {
-    for (size_t i = 0; i < N; i++) ts[i] = (int32_t)t;
+/* ε̂ = ε_θ(x, t) for all N rows at one timestep. The rows are split over
+ * workers (pd_run_workers), each with its graph, one thread each: the
+ * denoiser's rows are short, so that beats all threads on all rows, and
+ * each row's numbers are those of one worker alone */
+typedef struct {
+    pd_den *den;
+    const float *w;    /* parameters (NULL: the denoiser's) */
+    pd_graph **gs;     /* a graph per worker; gs[0] is the caller's */
+    int W;
+    const float *x;    /* x_t (N, L) */
+    float *eps;        /* ε̂ (N, L) */
+    int32_t *ts;       /* N timesteps */
+    size_t N;
+} predictor;
+
+static pd_status predict_rows(int w, void *ctx) {
+    predictor *p = ctx;
+    const size_t L = p->den->cfg.L, lo = p->N * (size_t)w / (size_t)p->W,
+                 hi = p->N * (size_t)(w + 1) / (size_t)p->W;
+    if (hi == lo) return PD_OK;
+    pd_graph *g = p->gs[w];
     pd_g_reset(g);
-    pd_val *xv = pd_g_input(g, x, 3, (size_t[]){N, 1, den->cfg.L}, 0);
-    pd_val *e = pd_den_forward_with(den, g, xv, ts, w);
-    return e && !pd_g_failed(g) ? e->v : NULL;
+    pd_val *xv = pd_g_input(g, (float *)p->x + lo * L, 3, (size_t[]){hi - lo, 1, L}, 0);
+    pd_val *e = pd_den_forward_with(p->den, g, xv, p->ts + lo, p->w);
+    if (!e || pd_g_failed(g)) return pd_fail(PD_ERR_NOMEM, "sampling: out of memory in the denoiser");
+    memcpy(p->eps + lo * L, e->v, (hi - lo) * L * sizeof(float));
+    return PD_OK;
 }
 
-/* shared set-up of both samplers: checks, x_T ~ N(0, I), a timestep array */
-static pd_status sample_begin(pd_den *den, pd_diffusion *df, pd_graph *g, size_t N,
-                              pd_rng *rng, float *out, int32_t **ts) {
+static const float *predict(predictor *p, size_t t) {
+    for (size_t i = 0; i < p->N; i++) p->ts[i] = (int32_t)t;
+    return pd_run_workers(p->W, predict_rows, p) ? NULL : p->eps;
+}
+
+/* shared set-up of both samplers: checks, x_T ~ N(0, I), the workers */
+static pd_status sample_begin(pd_den *den, const float *w, pd_diffusion *df, pd_graph *g,
+                              size_t N, pd_rng *rng, float *out, predictor *p) {
+    memset(p, 0, sizeof *p);
     if (df->T != den->cfg.T)
         return pd_fail(PD_ERR_SHAPE, "sampling: schedule T=%zu but denoiser T=%zu", df->T,
                        den->cfg.T);
     if (N == 0) return PD_OK;
-    *ts = malloc(N * sizeof(int32_t));
-    if (!*ts) return pd_fail(PD_ERR_NOMEM, "sampling: out of memory");
-    pd_rng_fill_normal(rng, out, N * den->cfg.L, 1.0f);
+    int W = pd_threads();
+    if ((size_t)W > N) W = (int)N;
+    if (W < 1) W = 1;
     pd_g_set_grad(g, 0);
+    *p = (predictor){den, w, calloc((size_t)W, sizeof(pd_graph *)), W, out,
+                     malloc(N * den->cfg.L * sizeof(float)), malloc(N * sizeof(int32_t)), N};
+    int ok = p->gs && p->eps && p->ts;
+    if (ok) p->gs[0] = g;
+    for (int k = 1; ok && k < W; k++) ok = (p->gs[k] = pd_g_new_like(g)) != NULL;
+    if (!ok) return pd_fail(PD_ERR_NOMEM, "sampling: out of memory");
+    pd_rng_fill_normal(rng, out, N * den->cfg.L, 1.0f);
     return PD_OK;
 }
 
-static pd_status sample_end(pd_graph *g, int32_t *ts, pd_status s) {
-    free(ts);
+static pd_status sample_end(pd_graph *g, predictor *p, pd_status s) {
+    for (int k = 1; p->gs && k < p->W; k++) pd_graph_free(p->gs[k]);
+    free(p->gs);
+    free(p->eps);
+    free(p->ts);
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     return s;
@@ -160,17 +195,17 @@ static pd_status sample_end(pd_graph *g, int32_t *ts, pd_status s) {
 pd_status pd_ddpm_sample(pd_den *den, const float *params_override, pd_diffusion *df,
                          pd_graph *g, size_t N, pd_rng *rng, float *out,
                          pd_progress_fn progress, void *ctx) {
-    int32_t *ts = NULL;
-    pd_status s = sample_begin(den, df, g, N, rng, out, &ts);
-    if (s != PD_OK || N == 0) return s;
+    predictor p;
+    pd_status s = sample_begin(den, params_override, df, g, N, rng, out, &p);
+    if (s != PD_OK || N == 0) return sample_end(g, &p, s);
     const size_t n = N * den->cfg.L;
     float *z = malloc(n * sizeof(float));
-    if (!z) return sample_end(g, ts, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
+    if (!z) return sample_end(g, &p, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
     /* x_t lives in `out` and is updated in place, one timestep at a time */
     for (size_t t = df->T; t-- > 0;) {
-        const float *e = predict(den, params_override, g, out, N, ts, t);
+        const float *e = predict(&p, t);
         if (!e) {
-            s = pd_fail(PD_ERR_NOMEM, "sampling: out of memory in the denoiser");
+            s = PD_ERR_NOMEM; /* the message is the worker's */
             break;
         }
         const double ra = df->sqrt_recip_alphas_cumprod[t];
@@ -188,7 +223,7 @@ pd_status pd_ddpm_sample(pd_den *den, const float *params_override, pd_diffusion
         if (progress) progress(ctx, (long)(df->T - t), (long)df->T);
     }
     free(z);
-    return sample_end(g, ts, s);
+    return sample_end(g, &p, s);
 }
 
 pd_status pd_ddim_sample(pd_den *den, const float *params_override, pd_diffusion *df,
@@ -197,21 +232,21 @@ pd_status pd_ddim_sample(pd_den *den, const float *params_override, pd_diffusion
     if (steps == 0 || steps > df->T)
         return pd_fail(PD_ERR_ARG, "ddim: steps=%zu must be in [1, T=%zu]", steps, df->T);
     if (!(eta >= 0.0f)) return pd_fail(PD_ERR_ARG, "ddim: eta must be >= 0");
-    int32_t *ts = NULL;
-    pd_status s = sample_begin(den, df, g, N, rng, out, &ts);
-    if (s != PD_OK || N == 0) return s;
+    predictor p;
+    pd_status s = sample_begin(den, params_override, df, g, N, rng, out, &p);
+    if (s != PD_OK || N == 0) return sample_end(g, &p, s);
     const size_t n = N * den->cfg.L;
     float *z = eta > 0.0f ? malloc(n * sizeof(float)) : NULL;
     if (eta > 0.0f && !z)
-        return sample_end(g, ts, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
+        return sample_end(g, &p, pd_fail(PD_ERR_NOMEM, "sampling: out of memory"));
     for (size_t i = steps; i-- > 0;) {
         /* τ_i and the ᾱ of the timestep the update lands on */
         const size_t t = i * df->T / steps;
         const double a = df->alphas_cumprod[t];
         const double ap = i > 0 ? df->alphas_cumprod[(i - 1) * df->T / steps] : 1.0;
-        const float *e = predict(den, params_override, g, out, N, ts, t);
+        const float *e = predict(&p, t);
         if (!e) {
-            s = pd_fail(PD_ERR_NOMEM, "sampling: out of memory in the denoiser");
+            s = PD_ERR_NOMEM; /* the message is the worker's */
             break;
         }
         const double sigma =
@@ -228,5 +263,5 @@ pd_status pd_ddim_sample(pd_den *den, const float *params_override, pd_diffusion
         if (progress) progress(ctx, (long)(steps - i), (long)steps);
     }
     free(z);
-    return sample_end(g, ts, s);
+    return sample_end(g, &p, s);
 }

@@ -59,6 +59,16 @@ pd_graph *pd_graph_new(void) {
     return g;
 }
 
+pd_graph *pd_g_new_like(const pd_graph *g) {
+    pd_graph *n = pd_graph_new();
+    if (n) {
+        n->grad = g->grad;
+        n->math = g->math;
+        n->conv_algo = g->conv_algo;
+    }
+    return n;
+}
+
 void pd_graph_free(pd_graph *g) {
     if (!g) return;
     for (size_t i = 0; i < g->nchunks; i++) pd_free(g->chunks[i].mem);

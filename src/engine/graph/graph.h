@@ -28,6 +28,9 @@ struct pd_val {
 };
 
 /* pd_graph_new / pd_graph_free are public (pdiff_net.h) */
+/* an empty graph with g's settings (gradients, math, conv algorithm): a
+ * worker's own, beside g */
+pd_graph *pd_g_new_like(const pd_graph *g);
 /* drop the tape and reuse the arena */
 void pd_g_reset(pd_graph *g);
 /* 0: no tape, no gradients (evaluation); 1: record (default) */
