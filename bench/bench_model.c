@@ -8,7 +8,11 @@
  *   sample_ddpm1000 / sample_ddim50   100 latents of L = 12, full channels
  * Each case first checks its result (finite loss, samples in [−1, 1]) and
  * then prints "name  ms" (the median over the timed repetitions; whole runs
- * for the samplers). Usage: bench_model [threads=2] [--quick] [--bf16]
+ * for the samplers). Training steps run as pdiff train runs them: the
+ * batch split over --batch-threads N ranks of one thread each (default:
+ * one per thread; 1: all threads on the whole batch); the samplers split
+ * their rows over the threads themselves.
+ * Usage: bench_model [threads=2] [--quick] [--bf16] [--batch-threads N]
  * (--quick: fewer repetitions, DDPM over 100 steps scaled ×10, labelled;
  * --only PREFIX: just the cases whose name starts with PREFIX, e.g. for perf;
  * --bf16: the convolutions in bf16 mixed precision, as --precision bf16).
@@ -24,6 +28,7 @@
 #include "model/ae.h"
 #include "model/denoiser.h"
 #include "model/diffusion.h"
+#include "model/thread_split.h"
 
 static void die(const char *what) {
     fprintf(stderr, "bench_model: %s: %s\n", what, pd_last_error());
@@ -42,10 +47,22 @@ static pd_graph *new_graph(void) {
     return g;
 }
 
-static void bench_ae(const char *preset, int reps) {
+/* training steps run as pd_model_train runs them: --batch-threads ranks
+ * (default one per thread, model/thread_split.h), each on its rows of the
+ * batch with one thread; rank 0 times the steps */
+static int batch_threads; /* 0: the thread count */
+
+typedef struct {
+    const char *preset;
+    size_t L;
+    int half, reps;
+} step_case;
+
+static pd_status ae_rank(const pd_data_parallel *dp, int rank, void *ctx) {
+    const step_case *sc = ctx;
     const size_t D = 2048, B = 200;
     pd_ae_config c;
-    pd_ae_preset(&c, preset, D);
+    pd_ae_preset(&c, sc->preset, D);
     pd_ae ae;
     if (pd_ae_create(&ae, &c) != PD_OK) die("ae create");
     pd_rng r;
@@ -55,21 +72,30 @@ static void bench_ae(const char *preset, int reps) {
     if (!V) die("alloc");
     pd_rng_fill_normal(&r, V, B * D, 0.1f);
     pd_graph *g = new_graph();
+    const pd_batch_split split = pd_batch_split_of(dp, B);
     double loss = 0.0, t[64];
     long step = 1;
     for (int w = 0; w < 2; w++) /* warm-up: the arena grows once */
-        if (pd_ae_train_step(&ae, g, V, B, &r, &OPT, step++, &loss) != PD_OK) die("ae step");
+        if (pd_ae_train_step_split(&ae, g, V, B, &split, &r, &OPT, step++, &loss) != PD_OK)
+            die("ae step");
     if (!isfinite(loss)) die("ae loss");
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; i < sc->reps; i++) {
         double t0 = bench_now_ms();
-        if (pd_ae_train_step(&ae, g, V, B, &r, &OPT, step++, &loss) != PD_OK) die("ae step");
+        if (pd_ae_train_step_split(&ae, g, V, B, &split, &r, &OPT, step++, &loss) != PD_OK)
+            die("ae step");
         t[i] = bench_now_ms() - t0;
     }
-    printf("ae_%s_D2048_B200  %.2f\n", preset, bench_median(t, reps));
+    if (rank == 0) printf("ae_%s_D2048_B200  %.2f\n", sc->preset, bench_median(t, sc->reps));
     fflush(stdout);
     free(V);
     pd_graph_free(g);
     pd_ae_free(&ae);
+    return PD_OK;
+}
+
+static void bench_ae(const char *preset, int reps) {
+    step_case sc = {preset, 0, 0, reps};
+    if (pd_thread_split_run(batch_threads, NULL, ae_rank, &sc)) die("ae ranks");
 }
 
 static void make_den(pd_den *d, size_t L, int half) {
@@ -81,10 +107,11 @@ static void make_den(pd_den *d, size_t L, int half) {
     pd_den_init(d, &r);
 }
 
-static void bench_den(size_t L, int half, int reps) {
-    const size_t B = 200;
+static pd_status den_rank(const pd_data_parallel *dp, int rank, void *ctx) {
+    const step_case *sc = ctx;
+    const size_t B = 200, L = sc->L;
     pd_den d;
-    make_den(&d, L, half);
+    make_den(&d, L, sc->half);
     pd_diffusion df;
     if (pd_diffusion_init(&df, 1000, 1e-4, 2e-2) != PD_OK) die("schedule");
     pd_rng r;
@@ -94,25 +121,36 @@ static void bench_den(size_t L, int half, int reps) {
     for (size_t i = 0; i < B * L; i++) Z[i] = 2.0f * pd_rng_uniform(&r) - 1.0f;
     memcpy(ema, d.params.data, d.params.total * sizeof(float));
     pd_graph *g = new_graph();
+    const pd_batch_split split = pd_batch_split_of(dp, B);
     double loss = 0.0, t[64];
     long step = 1;
     for (int w = 0; w < 2; w++)
-        if (pd_ddpm_train_step(&d, &df, g, Z, B, &r, &OPT, step++, ema, 0.9999f, &loss) != PD_OK)
+        if (pd_ddpm_train_step_split(&d, &df, g, Z, B, &split, &r, &OPT, step++, ema, 0.9999f,
+                                     &loss) != PD_OK)
             die("ddpm step");
     if (!isfinite(loss)) die("ddpm loss");
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; i < sc->reps; i++) {
         double t0 = bench_now_ms();
-        if (pd_ddpm_train_step(&d, &df, g, Z, B, &r, &OPT, step++, ema, 0.9999f, &loss) != PD_OK)
+        if (pd_ddpm_train_step_split(&d, &df, g, Z, B, &split, &r, &OPT, step++, ema, 0.9999f,
+                                     &loss) != PD_OK)
             die("ddpm step");
         t[i] = bench_now_ms() - t0;
     }
-    printf("den_L%zu_%s_B200  %.2f\n", L, half ? "half" : "full", bench_median(t, reps));
+    if (rank == 0)
+        printf("den_L%zu_%s_B200  %.2f\n", L, sc->half ? "half" : "full",
+               bench_median(t, sc->reps));
     fflush(stdout);
     free(Z);
     free(ema);
     pd_graph_free(g);
     pd_diffusion_free(&df);
     pd_den_free(&d);
+    return PD_OK;
+}
+
+static void bench_den(size_t L, int half, int reps) {
+    step_case sc = {NULL, L, half, reps};
+    if (pd_thread_split_run(batch_threads, NULL, den_rank, &sc)) die("ddpm ranks");
 }
 
 /* sampling 100 latents of L = 12; ddpm_T < 1000 times a shorter chain of
@@ -171,12 +209,16 @@ int main(int argc, char **argv) {
             bench_math = PD_MATH_BF16;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--batch-threads") == 0 && i + 1 < argc)
+            batch_threads = atoi(argv[++i]);
         else
             threads = atoi(argv[i]);
     }
     pd_set_threads(threads);
+    if (batch_threads <= 0) batch_threads = pd_threads();
     const int reps = quick ? 3 : 10;
-    printf("# pdiff bench_model: threads=%d, median ms per call\n", pd_threads());
+    printf("# pdiff bench_model: threads=%d, batch threads %d, median ms per call\n",
+           pd_threads(), batch_threads);
     if (wanted("ae_small")) bench_ae("small", reps);
     if (wanted("ae_medium")) bench_ae("medium", reps);
     if (wanted("den_L12_full")) bench_den(12, 0, reps);
