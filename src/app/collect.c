@@ -236,6 +236,102 @@ static pd_status save_state(const char *dir, const pd_net *net, size_t done) {
     return pd_st_write(path, &t, 1, keys, vals, 1);
 }
 
+/* the network with every trainable tensor selected (buffers, the frozen
+ * BatchNorm statistics, stay out of the vector) */
+static pd_status create_all_trainable(pd_net *net, const pd_net_config *cfg) {
+    const char *all[] = {"*"};
+    pd_status st = pd_net_create(net, cfg, all, 1); /* to learn the names */
+    if (st) return st;
+    size_t n = 0;
+    const char **names = malloc(net->params.count * sizeof *names + 1);
+    char *store = malloc(net->params.count * PD_NAME_MAX + 1);
+    if (!names || !store) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < net->params.count; i++)
+        if (!(net->params.t[i].flags & PD_BUFFER)) {
+            snprintf(store + n * PD_NAME_MAX, PD_NAME_MAX, "%s", net->params.t[i].name);
+            names[n] = store + n * PD_NAME_MAX;
+            n++;
+        }
+    pd_net_free(net);
+    if (!st) st = pd_net_create(net, cfg, names, n);
+    free(names);
+    free(store);
+    return st;
+}
+
+/* the network a collect of this mode trains (cfg: the data's shape set) */
+static pd_status create_net(const pd_collect_opts *o, const pd_net_config *cfg, pd_net *net) {
+    const char *all[] = {"*"};
+    if (o->mode == PD_COLLECT_SEEDS) return pd_net_create(net, cfg, all, 1);
+    if (o->mode == PD_COLLECT_FULL) return create_all_trainable(net, cfg);
+    return pd_net_create(net, cfg, o->patterns, o->npatterns);
+}
+
+/* Snapshots are evaluated W at a time, one worker (one thread) each
+ * (pd_run_workers): a snapshot's evaluation is independent of the next
+ * snapshot's training, and short rows run faster that way. Each worker
+ * holds a network of the collect's structure; its numbers are those of
+ * one thread, the same at any worker count. */
+typedef struct {
+    int W;
+    pd_net *nets;
+    pd_graph **gs;
+    int32_t **preds;
+    float *snaps; /* W × total: the snapshots' parameters and buffers */
+    double *acc;
+    long *steps;
+    size_t n, total;
+    const pd_feats *test;
+} snap_eval;
+
+static void snap_eval_free(snap_eval *se) {
+    for (int w = 0; w < se->W; w++) {
+        if (se->nets && se->nets[w].params.data) pd_net_free(&se->nets[w]);
+        if (se->gs) pd_graph_free(se->gs[w]);
+        if (se->preds) free(se->preds[w]);
+    }
+    free(se->nets), free(se->gs), free(se->preds), free(se->snaps), free(se->acc),
+        free(se->steps);
+    memset(se, 0, sizeof *se);
+}
+
+static pd_status snap_eval_init(snap_eval *se, const pd_collect_opts *o, const pd_net *net,
+                                const pd_feats *test) {
+    memset(se, 0, sizeof *se);
+    se->W = pd_threads() > 0 ? pd_threads() : 1;
+    se->total = net->params.total;
+    se->test = test;
+    const size_t W = (size_t)se->W;
+    se->nets = calloc(W, sizeof *se->nets);
+    se->gs = calloc(W, sizeof *se->gs);
+    se->preds = calloc(W, sizeof *se->preds);
+    se->snaps = malloc(W * se->total * sizeof(float));
+    se->acc = calloc(W, sizeof *se->acc);
+    se->steps = calloc(W, sizeof *se->steps);
+    pd_status st = se->nets && se->gs && se->preds && se->snaps && se->acc && se->steps
+                       ? PD_OK
+                       : pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t w = 0; w < W && !st; w++) {
+        st = create_net(o, &net->cfg, &se->nets[w]);
+        se->gs[w] = pd_graph_new();
+        se->preds[w] = malloc(test->n * sizeof(int32_t) + 1);
+        if (!st && (!se->gs[w] || !se->preds[w])) st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        if (!st && se->nets[w].params.total != se->total)
+            st = pd_fail(PD_ERR_SHAPE, "collect: a worker's network has %zu values, not %zu",
+                         se->nets[w].params.total, se->total);
+    }
+    if (st) snap_eval_free(se);
+    return st;
+}
+
+static pd_status snap_eval_worker(int w, void *ctx) {
+    snap_eval *se = ctx;
+    if ((size_t)w >= se->n) return PD_OK;
+    pd_net *net = &se->nets[w];
+    memcpy(net->params.data, se->snaps + (size_t)w * se->total, se->total * sizeof(float));
+    return pd_evaluate(net, se->gs[w], se->test, 1000, &se->acc[w], NULL, se->preds[w]);
+}
+
 static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph *g,
                                 const pd_feats *train, const pd_feats *test,
                                 const pd_feats *train_eval, pd_collect_report *rep) {
@@ -279,56 +375,50 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
     }
     /* no augmentation here: the cached prefix activations assume fixed inputs */
     pd_fit_opts fo = {{o->subset_lr, o->momentum, 0.0f, o->weight_decay, 0}, o->batch, 0, 0, 0};
-    for (size_t k = k0; k < o->K && !st; k++) {
-        pd_rng rng;
-        pd_rng_seed(&rng, o->seed, 1000 + k);
-        for (size_t i = 0; i < ctrain.n; i++) order[i] = (int32_t)i;
-        pd_rng_shuffle(&rng, order, ctrain.n);
-        size_t cursor = 0;
-        long step = (long)k * o->every;
-        st = pd_fit_steps(net, g, &ctrain, &fo, &rng, order, &cursor, &step, o->every, NULL);
-        if (!st) st = pd_evaluate(net, g, &ctest, 1000, &te, NULL, rd.pred);
-        if (!st) report_record(&rd, net, &ctest, k, te);
-        /* the training-set accuracy of a snapshot is `pdiff eval`'s to
-         * measure (its selection rule needs it for every model anyway):
-         * measuring it here too cost a third of the default collect */
-        tr = NAN;
-        ckpt_path(path, sizeof path, o->out_dir, k);
-        if (!st) st = save_ckpt(net, path, tr, te, step, o->seed);
-        if (!st) st = save_state(o->out_dir, net, k + 1);
-        char info[64];
-        snprintf(info, sizeof info, "test acc %.2f%%", te);
-        if (!st) pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
+    snap_eval se;
+    if ((st = snap_eval_init(&se, o, net, &ctest))) {
+        free(order);
+        report_free(&rd);
+        goto done;
     }
+    for (size_t k = k0; k < o->K && !st; k += se.n) {
+        /* the next W snapshots of the trajectory ... */
+        se.n = o->K - k < (size_t)se.W ? o->K - k : (size_t)se.W;
+        for (size_t j = 0; j < se.n && !st; j++) {
+            pd_rng rng;
+            pd_rng_seed(&rng, o->seed, 1000 + k + j);
+            for (size_t i = 0; i < ctrain.n; i++) order[i] = (int32_t)i;
+            pd_rng_shuffle(&rng, order, ctrain.n);
+            size_t cursor = 0;
+            long step = (long)(k + j) * o->every;
+            st = pd_fit_steps(net, g, &ctrain, &fo, &rng, order, &cursor, &step, o->every, NULL);
+            se.steps[j] = step;
+            memcpy(se.snaps + j * se.total, net->params.data, se.total * sizeof(float));
+        }
+        /* ... evaluated at once, then written in order */
+        if (!st) st = pd_run_workers(se.W, snap_eval_worker, &se);
+        for (size_t j = 0; j < se.n && !st; j++) {
+            te = se.acc[j];
+            memcpy(rd.pred, se.preds[j], ctest.n * sizeof(int32_t));
+            report_record(&rd, &se.nets[j], &ctest, k + j, te);
+            /* the training-set accuracy of a snapshot is `pdiff eval`'s to
+             * measure (its selection rule needs it for every model anyway):
+             * measuring it here too cost a third of the default collect */
+            ckpt_path(path, sizeof path, o->out_dir, k + j);
+            st = save_ckpt(&se.nets[j], path, NAN, te, se.steps[j], o->seed);
+            char info[64];
+            snprintf(info, sizeof info, "test acc %.2f%%", te);
+            if (!st) pd_report(&o->progress, "collect", (long)(k + j) + 1, (long)o->K, info);
+        }
+        if (!st) st = save_state(o->out_dir, net, k + se.n);
+    }
+    snap_eval_free(&se);
     free(order);
     if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, rep);
     report_free(&rd);
 done:
     free(ftrain);
     free(ftest);
-    return st;
-}
-
-/* the network with every trainable tensor selected (buffers, the frozen
- * BatchNorm statistics, stay out of the vector) */
-static pd_status create_all_trainable(pd_net *net, const pd_net_config *cfg) {
-    const char *all[] = {"*"};
-    pd_status st = pd_net_create(net, cfg, all, 1); /* to learn the names */
-    if (st) return st;
-    size_t n = 0;
-    const char **names = malloc(net->params.count * sizeof *names + 1);
-    char *store = malloc(net->params.count * PD_NAME_MAX + 1);
-    if (!names || !store) st = pd_fail(PD_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !st && i < net->params.count; i++)
-        if (!(net->params.t[i].flags & PD_BUFFER)) {
-            snprintf(store + n * PD_NAME_MAX, PD_NAME_MAX, "%s", net->params.t[i].name);
-            names[n] = store + n * PD_NAME_MAX;
-            n++;
-        }
-    pd_net_free(net);
-    if (!st) st = pd_net_create(net, cfg, names, n);
-    free(names);
-    free(store);
     return st;
 }
 
@@ -383,10 +473,7 @@ pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     cfg.in_w = train.w;
     cfg.classes = (size_t)train.classes;
     pd_net net;
-    const char *all[] = {"*"};
-    if (o->mode == PD_COLLECT_SEEDS) st = pd_net_create(&net, &cfg, all, 1);
-    else if (o->mode == PD_COLLECT_FULL) st = create_all_trainable(&net, &cfg);
-    else st = pd_net_create(&net, &cfg, o->patterns, o->npatterns);
+    st = create_net(o, &cfg, &net);
     pd_graph *g = pd_graph_new();
     if (!st && !g) st = pd_fail(PD_ERR_NOMEM, "out of memory");
     if (!st) st = pd_mkdir_p(o->out_dir);
