@@ -67,7 +67,8 @@ static void ckpt_path(char *buf, size_t size, const char *dir, size_t k) {
 /* train a fresh network on images for o->epochs (all parameters, BN in
  * training mode, cosine lr) */
 static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
-                            const pd_collect_opts *o, uint64_t seed, const char *phase) {
+                            const pd_collect_opts *o, uint64_t seed, const char *phase,
+                            const pd_progress *progress) {
     pd_rng rng;
     pd_rng_seed(&rng, seed, 1);
     pd_net_init(net, &rng);
@@ -91,7 +92,7 @@ static pd_status train_base(pd_net *net, pd_graph *g, const pd_feats *train,
         st = pd_fit_steps(net, g, train, &fo, &rng, order, &cursor, &step, n, &loss);
         char info[64];
         snprintf(info, sizeof info, "loss %.4f", loss);
-        pd_report(&o->progress, phase, step, fo.total_steps, info);
+        pd_report(progress, phase, step, fo.total_steps, info);
     }
     free(order);
     return st;
@@ -107,7 +108,7 @@ typedef struct {
     double *acc;
     float *V;
     unsigned char *have;
-    int32_t *pred; /* test predictions of the model being recorded */
+    int32_t *pred; /* test predictions of a model evaluated at the end */
 } report_data;
 
 static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) {
@@ -124,11 +125,12 @@ static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) 
     return pd_fail(PD_ERR_NOMEM, "out of memory");
 }
 
-/* checkpoint k is the network as it is, rd->pred its test predictions */
+/* checkpoint k is the network as it is, pred its test predictions (every
+ * k is recorded once: workers may record different k at once) */
 static void report_record(report_data *rd, const pd_net *net, const pd_feats *test, size_t k,
-                          double acc) {
+                          double acc, const int32_t *pred) {
     for (size_t i = 0; i < test->n; i++)
-        if (rd->pred[i] != test->y[i]) rd->wrong[k * rd->words + i / 64] |= 1ull << (i % 64);
+        if (pred[i] != test->y[i]) rd->wrong[k * rd->words + i / 64] |= 1ull << (i % 64);
     rd->acc[k] = acc;
     pd_params_gather(&net->params, rd->V + k * rd->D);
     rd->have[k] = 1;
@@ -145,7 +147,7 @@ static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net
         double acc;
         st = pd_params_load(&net->params, path, 0);
         if (!st) st = pd_evaluate(net, g, test, batch, &acc, NULL, rd->pred);
-        if (!st) report_record(rd, net, test, k, acc);
+        if (!st) report_record(rd, net, test, k, acc, rd->pred);
         pd_report(&o->progress, "report", (long)k + 1, (long)rd->K, NULL);
     }
     if (!st)
@@ -159,39 +161,6 @@ static void report_free(report_data *rd) {
     free(rd->V);
     free(rd->have);
     free(rd->pred);
-}
-
-static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
-                               const pd_feats *train, const pd_feats *test,
-                               const pd_feats *train_eval, pd_collect_report *rep) {
-    char path[4096], phase[64];
-    report_data rd;
-    pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
-    for (size_t k = 0; k < o->K && !st; k++) {
-        if (!pd_dist_owns(k)) continue; /* another rank's seed (dist.h) */
-        ckpt_path(path, sizeof path, o->out_dir, k);
-        if (pd_file_exists(path)) continue; /* finished earlier (atomic write) */
-        snprintf(phase, sizeof phase, "net %zu/%zu", k + 1, o->K);
-        st = train_base(net, g, train, o, o->seed + k, phase);
-        double tr, te;
-        if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, rd.pred);
-        if (!st) report_record(&rd, net, test, k, te);
-        if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
-        if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed + k);
-        if (st) break;
-        char info[64];
-        snprintf(info, sizeof info, "test acc %.2f%%", te);
-        pd_report(&o->progress, "collect", (long)k + 1, (long)o->K, info);
-    }
-    if (!st && pd_dist_size() > 1) { /* every rank's records, on rank 0 */
-        pd_dist_merge_or_u64(rd.wrong, rd.K * rd.words);
-        pd_dist_merge_double(rd.acc, rd.K);
-        pd_dist_merge_float(rd.V, rd.K * rd.D);
-        pd_dist_merge_or_u8(rd.have, rd.K);
-    }
-    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, rep);
-    report_free(&rd);
-    return st;
 }
 
 /* resume state of the subset phase: snapshots done + the momentum buffer */
@@ -267,11 +236,13 @@ static pd_status create_net(const pd_collect_opts *o, const pd_net_config *cfg, 
     return pd_net_create(net, cfg, o->patterns, o->npatterns);
 }
 
-/* Snapshots are evaluated W at a time, one worker (one thread) each
- * (pd_run_workers): a snapshot's evaluation is independent of the next
- * snapshot's training, and short rows run faster that way. Each worker
- * holds a network of the collect's structure; its numbers are those of
- * one thread, the same at any worker count. */
+/* The workers of a collect (pd_run_workers, one thread each): a network
+ * of the collect's structure, a graph and a prediction buffer per worker.
+ * Subset and full mode evaluate their snapshots W at a time on them (a
+ * snapshot's evaluation does not wait for the next one's training, and
+ * short rows run faster that way); seeds mode trains whole networks on
+ * them. A worker's numbers are those of one thread, the same at any
+ * worker count. */
 typedef struct {
     int W;
     pd_net *nets;
@@ -332,6 +303,71 @@ static pd_status snap_eval_worker(int w, void *ctx) {
     return pd_evaluate(net, se->gs[w], se->test, 1000, &se->acc[w], NULL, se->preds[w]);
 }
 
+/* seeds mode: whole networks, dealt to the workers (one thread each, within
+ * this rank's share under mpirun); each network is trained on one thread,
+ * so it does not depend on the worker count */
+typedef struct {
+    const pd_collect_opts *o;
+    snap_eval *se;
+    report_data *rd;
+    const pd_feats *train, *test, *train_eval;
+    _Atomic int stop;
+} seeds_job;
+
+static pd_status seeds_worker(int w, void *ctx) {
+    seeds_job *j = ctx;
+    const pd_collect_opts *o = j->o;
+    const size_t R = (size_t)pd_dist_size(), W = (size_t)j->se->W;
+    pd_net *net = &j->se->nets[w];
+    pd_graph *g = j->se->gs[w];
+    const pd_progress *progress = w == 0 ? &o->progress : NULL;
+    char path[4096], phase[64];
+    pd_status st = PD_OK;
+    for (size_t k = 0; k < o->K && !st && !j->stop; k++) {
+        if (!pd_dist_owns(k) || (k / R) % W != (size_t)w) continue; /* another's seed */
+        ckpt_path(path, sizeof path, o->out_dir, k);
+        if (pd_file_exists(path)) continue; /* finished earlier (atomic write) */
+        snprintf(phase, sizeof phase, "net %zu/%zu", k + 1, o->K);
+        st = train_base(net, g, j->train, o, o->seed + k, phase, progress);
+        double tr, te;
+        if (!st) st = pd_evaluate(net, g, j->test, 500, &te, NULL, j->se->preds[w]);
+        if (!st) report_record(j->rd, net, j->test, k, te, j->se->preds[w]);
+        if (!st) st = pd_evaluate(net, g, j->train_eval, 500, &tr, NULL, NULL);
+        if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed + k);
+        if (st) break;
+        char info[64];
+        snprintf(info, sizeof info, "test acc %.2f%%", te);
+        pd_report(progress, "collect", (long)k + 1, (long)o->K, info);
+    }
+    if (st) j->stop = 1;
+    return st;
+}
+
+static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
+                               const pd_feats *train, const pd_feats *test,
+                               const pd_feats *train_eval, pd_collect_report *rep) {
+    report_data rd;
+    snap_eval se;
+    pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
+    if (!st) st = snap_eval_init(&se, o, net, test);
+    if (st) {
+        report_free(&rd);
+        return st;
+    }
+    seeds_job job = {o, &se, &rd, train, test, train_eval, 0};
+    st = pd_run_workers(se.W, seeds_worker, &job);
+    snap_eval_free(&se);
+    if (!st && pd_dist_size() > 1) { /* every rank's records, on rank 0 */
+        pd_dist_merge_or_u64(rd.wrong, rd.K * rd.words);
+        pd_dist_merge_double(rd.acc, rd.K);
+        pd_dist_merge_float(rd.V, rd.K * rd.D);
+        pd_dist_merge_or_u8(rd.have, rd.K);
+    }
+    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, rep);
+    report_free(&rd);
+    return st;
+}
+
 static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph *g,
                                 const pd_feats *train, const pd_feats *test,
                                 const pd_feats *train_eval, pd_collect_report *rep) {
@@ -343,7 +379,7 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         st = pd_params_load(&net->params, path, 0);
         if (st) return st;
     } else {
-        st = train_base(net, g, train, o, o->seed, "train");
+        st = train_base(net, g, train, o, o->seed, "train", &o->progress);
         if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, NULL);
         if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
         if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed);
@@ -399,8 +435,7 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         if (!st) st = pd_run_workers(se.W, snap_eval_worker, &se);
         for (size_t j = 0; j < se.n && !st; j++) {
             te = se.acc[j];
-            memcpy(rd.pred, se.preds[j], ctest.n * sizeof(int32_t));
-            report_record(&rd, &se.nets[j], &ctest, k + j, te);
+            report_record(&rd, &se.nets[j], &ctest, k + j, te, se.preds[j]);
             /* the training-set accuracy of a snapshot is `pdiff eval`'s to
              * measure (its selection rule needs it for every model anyway):
              * measuring it here too cost a third of the default collect */
