@@ -1,12 +1,17 @@
 /*
  * test_core.c — RNG determinism and streams, parameter buffer layout,
- * gather/scatter, glob matching.
+ * gather/scatter, glob matching, pd_run_workers.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static void test_rng_repeatable_and_streams(void **state) {
     (void)state;
@@ -97,6 +102,64 @@ static void test_glob(void **state) {
     assert_true(pd_glob_match("*", ""));
 }
 
+/* pd_run_workers: every worker runs once, at the same time (a barrier
+ * between them completes), each with one OpenMP thread; a worker's failure
+ * comes back with its message; nested workers leave the outer settings
+ * alone; and the thread count is restored afterwards */
+typedef struct {
+    pthread_barrier_t bar;
+    int ran[4], omp_threads[4], inner[4];
+} workers_seen;
+
+static pd_status inner_worker(int w, void *ctx) {
+    ((int *)ctx)[w] = 1;
+    return PD_OK;
+}
+
+static pd_status seen_worker(int w, void *ctx) {
+    workers_seen *s = ctx;
+    s->ran[w]++;
+#ifdef _OPENMP
+    s->omp_threads[w] = omp_get_max_threads();
+#else
+    s->omp_threads[w] = 1;
+#endif
+    pthread_barrier_wait(&s->bar); /* deadlocks unless all four run at once */
+    int inner[2] = {0, 0};
+    pd_status st = pd_run_workers(2, inner_worker, inner);
+    s->inner[w] = inner[0] + inner[1];
+#ifdef _OPENMP
+    if (omp_get_max_threads() != 1) s->inner[w] = -1; /* the nested call changed it */
+#endif
+    return st;
+}
+
+static pd_status failing_worker(int w, void *ctx) {
+    (void)ctx;
+    return w == 2 ? pd_fail(PD_ERR_IO, "worker %d: disk full", w) : PD_OK;
+}
+
+static void test_run_workers(void **state) {
+    (void)state;
+    pd_set_threads(2);
+    workers_seen s;
+    memset(&s, 0, sizeof s);
+    pthread_barrier_init(&s.bar, NULL, 4);
+    assert_int_equal(pd_run_workers(4, seen_worker, &s), PD_OK);
+    pthread_barrier_destroy(&s.bar);
+    for (int w = 0; w < 4; w++) {
+        assert_int_equal(s.ran[w], 1);
+        assert_int_equal(s.omp_threads[w], 1);
+        assert_int_equal(s.inner[w], 2);
+    }
+    assert_int_equal(pd_threads(), 2);
+#ifdef _OPENMP
+    assert_int_equal(omp_get_max_threads(), 2);
+#endif
+    assert_int_equal(pd_run_workers(3, failing_worker, NULL), PD_ERR_IO);
+    assert_string_equal(pd_last_error(), "worker 2: disk full");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_repeatable_and_streams),
@@ -104,6 +167,7 @@ int main(void) {
         cmocka_unit_test(test_shuffle_is_permutation),
         cmocka_unit_test(test_params_selected_contiguous),
         cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_run_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,13 +51,19 @@ static char *scratch(const char *name) {
     return path;
 }
 
-static void test_train_sample_save_load(void **state) {
-    (void)state;
-    float *V = make_data();
+/* a model of small_config trained on V */
+static pd_model *train_small(const float *V) {
     pd_model_config c;
     small_config(&c);
     pd_model *m = NULL;
     assert_int_equal(pd_model_train(&c, V, K, D, NULL, &m), PD_OK);
+    return m;
+}
+
+static void test_train_sample_save_load(void **state) {
+    (void)state;
+    float *V = make_data();
+    pd_model *m = train_small(V);
     assert_int_equal(pd_model_dim(m), D);
     assert_int_equal(pd_model_train_count(m), K);
     float *a = tu_falloc(N * D), *b = tu_falloc(N * D), *c2 = tu_falloc(N * D);
@@ -417,10 +423,7 @@ static void test_batch_threads(void **state) {
 static void test_sampling_threads(void **state) {
     (void)state;
     float *V = make_data();
-    pd_model_config c;
-    small_config(&c);
-    pd_model *m = NULL;
-    assert_int_equal(pd_model_train(&c, V, K, D, NULL, &m), PD_OK);
+    pd_model *m = train_small(V);
     float *a = tu_falloc(N * D), *b = tu_falloc(N * D), *e = tu_falloc(N * D);
     pd_set_threads(3);
     assert_int_equal(pd_model_sample(m, N, 5, a), PD_OK);

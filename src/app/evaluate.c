@@ -46,7 +46,7 @@ typedef struct {
     pd_feats test, train;
     int32_t *pred;
     size_t words;
-    float *tmp;     /* a baseline's vector, and the per-coordinate sd (2·D) */
+    float *tmp;     /* a baseline's vector (D) */
     int32_t *order; /* the fine-tune baseline's sample order */
 } evaluator;
 
@@ -65,7 +65,7 @@ static pd_status evaluator_open(evaluator *e, const pd_manifest *m, const char *
     if ((st = pd_params_load(&e->net.params, path, 0))) return st;
     e->g = pd_graph_new();
     e->pred = malloc(test_n * sizeof(int32_t) + 1);
-    e->tmp = malloc(2 * D * sizeof(float) + 1);
+    e->tmp = malloc(D * sizeof(float) + 1);
     e->order = malloc(train_n * sizeof(int32_t) + 1);
     if (!e->g || !e->pred || !e->tmp || !e->order) return pd_fail(PD_ERR_NOMEM, "out of memory");
     e->words = (test_n + 63) / 64;

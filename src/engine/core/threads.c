@@ -64,6 +64,10 @@ typedef struct {
     char msg[512]; /* the worker's pd_last_error (thread-local) */
 } worker;
 
+/* set on a worker's thread: a pd_run_workers inside a worker leaves the
+ * thread settings to the outer one */
+static _Thread_local int in_worker;
+
 static void *worker_main(void *arg) {
     worker *k = arg;
     pthread_mutex_lock(&k->gate->mu);
@@ -74,7 +78,10 @@ static void *worker_main(void *arg) {
 #ifdef _OPENMP
     omp_set_num_threads(1); /* this thread's own setting: its kernels run serially */
 #endif
+    const int outer = in_worker;
+    in_worker = 1;
     k->st = k->fn(k->w, k->ctx);
+    in_worker = outer;
     if (k->st) snprintf(k->msg, sizeof k->msg, "%s", pd_last_error());
     return NULL;
 }
@@ -103,13 +110,13 @@ pd_status pd_run_workers(int n, pd_status (*fn)(int w, void *ctx), void *ctx) {
         open_gate(&g, -1);
         st = pd_fail(PD_ERR_NOMEM, "could not start worker thread %d of %d", made, n);
     } else {
-        const int restore = current_threads;
+        const int restore = current_threads, nested = in_worker;
         /* BLAS's count is global: one thread for everybody while workers run */
-        openblas_set_num_threads(1);
+        if (!nested) openblas_set_num_threads(1);
         open_gate(&g, 1);
         worker_main(&ks[0]);
         for (int w = 1; w < n; w++) pthread_join(tids[w], NULL);
-        pd_set_threads(restore);
+        if (!nested) pd_set_threads(restore); /* (a worker's own count stays 1) */
         for (int w = 0; w < n && !st; w++)
             if (ks[w].st) st = pd_fail(ks[w].st, "%s", ks[w].msg);
         made = 1; /* joined */
