@@ -6,8 +6,9 @@
 # identity 1, correlation 1; the memorization figures must say distance 0
 # to the nearest original and max IoU 1; p-diff's statistics must equal the
 # originals'; every baseline must be there with N models; and the collect
-# report must be in the manifest; and 1, 2 or 3 workers give the same
-# results. Standard library Python only.
+# report must be in the manifest; collect's record of the originals' test
+# predictions is used and changes nothing; and 1, 2 or 3 workers give the
+# same results. Standard library Python only.
 #
 # Usage: eval_known.sh <pdiff-cli> <source-dir>
 set -u
@@ -91,9 +92,35 @@ if bad:
 EOF
 test -s "$T/ev/figures/memorization.tsv" || die "no memorization figure data"
 
+# collect's record of the originals' wrong test predictions
+# (test_records.h): eval uses it (a record with one bit flipped changes the
+# originals' numbers), and without it evaluates to the same results
+strip() { grep -v '"seconds\|"eval":' "$1"; }
+rec="$T/c/test_records.safetensors"
+test -s "$rec" || die "collect wrote no test_records.safetensors"
+mv "$rec" "$T/rec.keep"
+"$CLI" eval "$T/c" --generated "$T/gen" --model "$T/model" --out "$T/ev_norec" >/dev/null 2>"$T/log" ||
+  { cat "$T/log" >&2; die "eval without the record"; }
+diff <(strip "$T/ev/results.json") <(strip "$T/ev_norec/results.json") >&2 ||
+  die "eval without collect's record differs from eval with it"
+python3 - "$T/rec.keep" "$rec" <<'PY' || die "flipping a bit of the record"
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+o = 8 + n + h["wrong16"]["data_offsets"][0]
+v = struct.unpack("<f", b[o:o + 4])[0]
+b[o:o + 4] = struct.pack("<f", float(int(v) ^ 1))  # sample 0 of checkpoint 0
+open(sys.argv[2], "wb").write(b)
+PY
+"$CLI" eval "$T/c" --generated "$T/gen" --model "$T/model" --out "$T/ev_flip" >/dev/null 2>"$T/log" ||
+  { cat "$T/log" >&2; die "eval with a flipped record"; }
+diff <(strip "$T/ev/results.json") <(strip "$T/ev_flip/results.json") >/dev/null &&
+  die "eval ignored collect's record (a flipped bit changed nothing)"
+mv "$T/rec.keep" "$rec"
+
 # models are dealt to workers, one thread each: 1, 2 and 3 workers give the
 # same numbers (results.json without its timings)
-strip() { grep -v '"seconds\|"eval":' "$1"; }
 for n in 1 3; do
   "$CLI" eval "$T/c" --generated "$T/gen" --model "$T/model" --out "$T/ev$n" --threads $n \
     >/dev/null 2>"$T/log" || { cat "$T/log" >&2; die "eval --threads $n"; }

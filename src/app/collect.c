@@ -14,6 +14,7 @@
 #include "pdiff_io.h"
 #include "pdiff_net.h"
 #include "manifest.h"
+#include "test_records.h"
 
 const char *pd_collect_mode_name(pd_collect_mode m) {
     return m == PD_COLLECT_SEEDS ? "seeds" : m == PD_COLLECT_FULL ? "full" : "subset";
@@ -136,9 +137,11 @@ static void report_record(report_data *rd, const pd_net *net, const pd_feats *te
     rd->have[k] = 1;
 }
 
+/* test: what the network is evaluated on (cached features in subset mode);
+ * images: the test images themselves, which test_records.h fingerprints */
 static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net *net,
                                pd_graph *g, const pd_feats *test, size_t batch,
-                               pd_collect_report *rep) {
+                               const pd_feats *images, pd_collect_report *rep) {
     pd_status st = PD_OK;
     for (size_t k = 0; k < rd->K && !st; k++) {
         if (rd->have[k]) continue;
@@ -152,6 +155,9 @@ static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net
     }
     if (!st)
         pd_collect_report_make(rd->wrong, rd->words, rd->acc, rd->V, rd->K, rd->D, test->n, rep);
+    /* for eval, which then need not run the originals over the test set */
+    if (!st)
+        st = pd_test_records_write(o->out_dir, rd->wrong, rd->K, rd->words, rd->V, rd->D, images);
     return st;
 }
 
@@ -363,7 +369,7 @@ static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *
         pd_dist_merge_float(rd.V, rd.K * rd.D);
         pd_dist_merge_or_u8(rd.have, rd.K);
     }
-    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, rep);
+    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, test, rep);
     report_free(&rd);
     return st;
 }
@@ -449,7 +455,7 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
     }
     snap_eval_free(&se);
     free(order);
-    if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, rep);
+    if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, test, rep);
     report_free(&rd);
 done:
     free(ftrain);

@@ -23,6 +23,7 @@
 #include "manifest.h"
 #include "pdiff.h"
 #include "memorization.h"
+#include "test_records.h"
 
 void pd_eval_defaults(pd_eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -88,8 +89,11 @@ static int finite_vec(const float *v, size_t n) {
 }
 
 /* with_train: also the training-set accuracy (selection needs it; the
- * baselines do not, which halves their cost) */
-static pd_status eval_vector(evaluator *e, const float *vec, int with_train, model_eval *out) {
+ * baselines do not, which halves their cost). known_wrong: the test
+ * samples this vector gets wrong, as collect recorded them
+ * (test_records.h), instead of a pass over the test set; NULL: evaluate */
+static pd_status eval_vector(evaluator *e, const float *vec, int with_train,
+                             const uint64_t *known_wrong, model_eval *out) {
     size_t D = pd_params_selected_size(&e->net.params);
     memset(out, 0, sizeof *out);
     out->max_iou = NAN;
@@ -98,13 +102,26 @@ static pd_status eval_vector(evaluator *e, const float *vec, int with_train, mod
         return PD_OK;
     }
     pd_params_scatter(&e->net.params, vec);
-    pd_status st = pd_evaluate(&e->net, e->g, &e->test, 1000, &out->test_acc, NULL, e->pred);
+    pd_status st = PD_OK;
+    if (!known_wrong)
+        st = pd_evaluate(&e->net, e->g, &e->test, 1000, &out->test_acc, NULL, e->pred);
     out->train_acc = NAN;
     if (!st && with_train)
         st = pd_evaluate(&e->net, e->g, &e->train, 1000, &out->train_acc, NULL, NULL);
     if (st) return st;
     out->wrong = calloc(e->words, sizeof(uint64_t));
     if (!out->wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    if (known_wrong) {
+        size_t wrong = 0;
+        for (size_t i = 0; i < e->words; i++) {
+            out->wrong[i] = known_wrong[i];
+            wrong += (size_t)__builtin_popcountll(known_wrong[i]);
+        }
+        /* pd_evaluate's formula, so the number is the same to the bit */
+        const size_t n = e->test.n;
+        out->test_acc = n ? 100.0 * (double)(n - wrong) / (double)n : 0.0;
+        return PD_OK;
+    }
     for (size_t i = 0; i < e->test.n; i++)
         if (e->pred[i] != e->test.y[i]) out->wrong[i / 64] |= 1ull << (i % 64);
     return PD_OK;
@@ -413,7 +430,7 @@ static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
                                const model_eval *orig, size_t K, size_t D,
                                pd_eval_baseline *b, size_t i) {
     model_eval me;
-    pd_status st = eval_vector(e, vec, 0, &me);
+    pd_status st = eval_vector(e, vec, 0, NULL, &me);
     if (st) return st;
     b->test_acc[i] = me.test_acc;
     b->max_iou[i] = max_iou_to(&me, orig, K, e->words, (size_t)-1);
@@ -438,6 +455,7 @@ struct eval_job {
     model_eval *orig, *gen;
     evaluator *ev; /* one per worker */
     int W;
+    const uint64_t *recorded; /* collect's wrong test predictions (K × words) or NULL */
     /* the pass under way */
     item_fn fn;
     size_t n;
@@ -473,11 +491,12 @@ static pd_status deal(eval_job *j, size_t n, item_fn fn, long per_item) {
 }
 
 static pd_status item_original(evaluator *e, size_t k, eval_job *j) {
-    return eval_vector(e, j->O + k * j->D, 1, &j->orig[k]);
+    return eval_vector(e, j->O + k * j->D, 1, j->recorded ? j->recorded + k * e->words : NULL,
+                       &j->orig[k]);
 }
 
 static pd_status item_generated(evaluator *e, size_t i, eval_job *j) {
-    return eval_vector(e, j->G + i * j->D, 1, &j->gen[i]);
+    return eval_vector(e, j->G + i * j->D, 1, NULL, &j->gen[i]);
 }
 
 /* the baselines of model i (memorization.h): its generated model's nearest
@@ -656,6 +675,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     float *O = NULL, *G = NULL;
     size_t K = m.K, D = m.D, N = 0;
     evaluator e = {0}, *ev = NULL; /* ev: one per worker, ev[0] = e */
+    uint64_t *recorded = NULL;
     int W = 1;
     pd_dataset train = {0}, test = {0};
     model_eval *orig = NULL, *gen = NULL;
@@ -707,7 +727,17 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         ev[w].train = e.train;
     }
     if (st) goto free_cache;
-    eval_job job = {o, r, O, G, NULL, NULL, K, N, D, orig, gen, ev, W, NULL, 0, 0,
+    /* collect's record of the originals' test predictions, when it is of
+     * exactly these checkpoints and this test set (test_records.h) */
+    recorded = malloc(K * e.words * sizeof(uint64_t) + 1);
+    if (!recorded) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto free_cache;
+    }
+    const int have_records =
+        pd_test_records_read(o->ckpt_dir, K, e.words, O, D, &ftest, recorded);
+    eval_job job = {o, r, O, G, NULL, NULL, K, N, D, orig, gen, ev, W,
+                    have_records ? recorded : NULL, NULL, 0, 0,
                     (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
                     1, 0, 0};
     /* under mpirun the models are dealt to the ranks too (dist.h) */
@@ -723,7 +753,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         tmp[j] = (float)(s / (double)K);
     }
     model_eval ens;
-    if ((st = eval_vector(&e, tmp, 0, &ens))) goto free_cache;
+    if ((st = eval_vector(&e, tmp, 0, NULL, &ens))) goto free_cache;
     free(ens.wrong);
     r->ensemble = ens.test_acc;
     pd_report(&o->progress, "eval", ++job.done, job.total, NULL);
@@ -821,6 +851,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if (!st) pd_dist_barrier();
     free(orig_nn);
 free_cache:
+    free(recorded);
     if (ev) e = ev[0]; /* worker 0's: the baselines' optimizer state */
     for (int w = 1; ev && w < W; w++) evaluator_close(&ev[w]);
     free(ev);
