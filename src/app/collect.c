@@ -109,7 +109,6 @@ typedef struct {
     double *acc;
     float *V;
     unsigned char *have;
-    int32_t *pred; /* test predictions of a model evaluated at the end */
 } report_data;
 
 static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) {
@@ -121,8 +120,7 @@ static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) 
     rd->acc = calloc(K + 1, sizeof(double));
     rd->V = calloc(K * D + 1, sizeof(float));
     rd->have = calloc(K + 1, 1);
-    rd->pred = malloc(ntest * sizeof(int32_t) + 1);
-    if (rd->wrong && rd->acc && rd->V && rd->have && rd->pred) return PD_OK;
+    if (rd->wrong && rd->acc && rd->V && rd->have) return PD_OK;
     return pd_fail(PD_ERR_NOMEM, "out of memory");
 }
 
@@ -137,36 +135,11 @@ static void report_record(report_data *rd, const pd_net *net, const pd_feats *te
     rd->have[k] = 1;
 }
 
-/* test: what the network is evaluated on (cached features in subset mode);
- * images: the test images themselves, which test_records.h fingerprints */
-static pd_status report_finish(report_data *rd, const pd_collect_opts *o, pd_net *net,
-                               pd_graph *g, const pd_feats *test, size_t batch,
-                               const pd_feats *images, pd_collect_report *rep) {
-    pd_status st = PD_OK;
-    for (size_t k = 0; k < rd->K && !st; k++) {
-        if (rd->have[k]) continue;
-        char path[4096];
-        ckpt_path(path, sizeof path, o->out_dir, k);
-        double acc;
-        st = pd_params_load(&net->params, path, 0);
-        if (!st) st = pd_evaluate(net, g, test, batch, &acc, NULL, rd->pred);
-        if (!st) report_record(rd, net, test, k, acc, rd->pred);
-        pd_report(&o->progress, "report", (long)k + 1, (long)rd->K, NULL);
-    }
-    if (!st)
-        pd_collect_report_make(rd->wrong, rd->words, rd->acc, rd->V, rd->K, rd->D, test->n, rep);
-    /* for eval, which then need not run the originals over the test set */
-    if (!st)
-        st = pd_test_records_write(o->out_dir, rd->wrong, rd->K, rd->words, rd->V, rd->D, images);
-    return st;
-}
-
 static void report_free(report_data *rd) {
     free(rd->wrong);
     free(rd->acc);
     free(rd->V);
     free(rd->have);
-    free(rd->pred);
 }
 
 /* resume state of the subset phase: snapshots done + the momentum buffer */
@@ -309,6 +282,59 @@ static pd_status snap_eval_worker(int w, void *ctx) {
     return pd_evaluate(net, se->gs[w], se->test, 1000, &se->acc[w], NULL, se->preds[w]);
 }
 
+/* checkpoints not recorded in this process (an interrupted run's) are
+ * read back and evaluated on the workers, then the report is made and the
+ * record for eval written. se->test: what the networks are evaluated on
+ * (cached features in subset mode); images: the test images themselves,
+ * which test_records.h fingerprints */
+typedef struct {
+    report_data *rd;
+    snap_eval *se;
+    const pd_collect_opts *o;
+    const size_t *missing;
+    size_t nmissing, batch;
+    _Atomic long done;
+    _Atomic int stop;
+} refill_job;
+
+static pd_status refill_worker(int w, void *ctx) {
+    refill_job *j = ctx;
+    snap_eval *se = j->se;
+    pd_status st = PD_OK;
+    for (size_t i = (size_t)w; i < j->nmissing && !st && !j->stop; i += (size_t)se->W) {
+        const size_t k = j->missing[i];
+        char path[4096];
+        ckpt_path(path, sizeof path, j->o->out_dir, k);
+        double acc;
+        st = pd_params_load(&se->nets[w].params, path, 0);
+        if (!st) st = pd_evaluate(&se->nets[w], se->gs[w], se->test, j->batch, &acc, NULL,
+                                  se->preds[w]);
+        if (!st) report_record(j->rd, &se->nets[w], se->test, k, acc, se->preds[w]);
+        long c = ++j->done;
+        if (w == 0) pd_report(&j->o->progress, "report", c, (long)j->nmissing, NULL);
+    }
+    if (st) j->stop = 1;
+    return st;
+}
+
+static pd_status report_finish(report_data *rd, const pd_collect_opts *o, snap_eval *se,
+                               size_t batch, const pd_feats *images, pd_collect_report *rep) {
+    size_t *missing = malloc(rd->K * sizeof(size_t) + 1), n = 0;
+    if (!missing) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < rd->K; k++)
+        if (!rd->have[k]) missing[n++] = k;
+    refill_job job = {rd, se, o, missing, n, batch, 0, 0};
+    pd_status st = n ? pd_run_workers(se->W, refill_worker, &job) : PD_OK;
+    free(missing);
+    if (!st)
+        pd_collect_report_make(rd->wrong, rd->words, rd->acc, rd->V, rd->K, rd->D,
+                               se->test->n, rep);
+    /* for eval, which then need not run the originals over the test set */
+    if (!st)
+        st = pd_test_records_write(o->out_dir, rd->wrong, rd->K, rd->words, rd->V, rd->D, images);
+    return st;
+}
+
 /* seeds mode: whole networks, dealt to the workers (one thread each, within
  * this rank's share under mpirun); each network is trained on one thread,
  * so it does not depend on the worker count */
@@ -349,9 +375,9 @@ static pd_status seeds_worker(int w, void *ctx) {
     return st;
 }
 
-static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *g,
-                               const pd_feats *train, const pd_feats *test,
-                               const pd_feats *train_eval, pd_collect_report *rep) {
+static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, const pd_feats *train,
+                               const pd_feats *test, const pd_feats *train_eval,
+                               pd_collect_report *rep) {
     report_data rd;
     snap_eval se;
     pd_status st = report_init(&rd, o->K, pd_params_selected_size(&net->params), test->n);
@@ -362,14 +388,14 @@ static pd_status collect_seeds(const pd_collect_opts *o, pd_net *net, pd_graph *
     }
     seeds_job job = {o, &se, &rd, train, test, train_eval, 0};
     st = pd_run_workers(se.W, seeds_worker, &job);
-    snap_eval_free(&se);
     if (!st && pd_dist_size() > 1) { /* every rank's records, on rank 0 */
         pd_dist_merge_or_u64(rd.wrong, rd.K * rd.words);
         pd_dist_merge_double(rd.acc, rd.K);
         pd_dist_merge_float(rd.V, rd.K * rd.D);
         pd_dist_merge_or_u8(rd.have, rd.K);
     }
-    if (!st && pd_dist_root()) st = report_finish(&rd, o, net, g, test, 500, test, rep);
+    if (!st && pd_dist_root()) st = report_finish(&rd, o, &se, 500, test, rep);
+    snap_eval_free(&se);
     report_free(&rd);
     return st;
 }
@@ -453,9 +479,9 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         }
         if (!st) st = save_state(o->out_dir, net, k + se.n);
     }
-    snap_eval_free(&se);
     free(order);
-    if (!st) st = report_finish(&rd, o, net, g, &ctest, 1000, test, rep);
+    if (!st) st = report_finish(&rd, o, &se, 1000, test, rep);
+    snap_eval_free(&se);
     report_free(&rd);
 done:
     free(ftrain);
@@ -525,7 +551,7 @@ pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
     pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
     if (feval.n > o->eval_train) feval.n = o->eval_train;
     if (!st) {
-        if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, g, &ftrain, &ftest, &feval, rep);
+        if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, &ftrain, &ftest, &feval, rep);
         else st = collect_subset(o, &net, g, &ftrain, &ftest, &feval, rep);
     }
     if (!st && pd_dist_root()) st = pd_manifest_write_collect(o, &net, &train, &test, rep);
