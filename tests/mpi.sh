@@ -7,7 +7,8 @@
 #                           and 3 (data-parallel) within 1e-5 of one
 #                           process, the measured differences printed;
 #                           one process with --batch-threads 2 and 3
-#                           byte-identical to -np 2 and 3
+#                           byte-identical to -np 2 and 3; 2 processes of
+#                           2 threads as ranks within 1e-5 too
 #   generate, eval          byte-identical (results.json without timings)
 #   run                     completes; a rank killed during training stops
 #                           the job with a non-zero exit, and running again
@@ -54,10 +55,16 @@ echo "collect --mode full: identical (-np 2)"
 mpi 1 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m1b" >/dev/null 2>&1
 same_dir "$tmp/m1" "$tmp/m1b"
 echo "train -np 1: every model file identical to no mpirun"
-# -np 2 and -np 3 (uneven shares of the batch of 5, and of the gradient)
+# -np 2 and -np 3 (uneven shares of the batch of 5, and of the gradient);
+# "2x2": two processes of two threads as ranks each (ranks 0..3, the
+# threads' sum, then the processes')
 mpi 2 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m2" >/dev/null 2>&1
 mpi 3 "$cli" train "$tmp/s1" "${M[@]}" --out "$tmp/m3" >/dev/null 2>&1
-for np in 2 3; do
+PDIFF_THREADS=2 mpi 2 "$cli" train "$tmp/s1" "${M[@]}" --batch-threads 2 --out "$tmp/m2x2" \
+  >/dev/null 2>&1 || fail "train with 2 processes x 2 threads"
+cmp -s "$tmp/m2/ae.safetensors" "$tmp/m2x2/ae.safetensors" &&
+  fail "2 processes x 2 threads trained exactly as 2 x 1: the threads did not split the batch"
+for np in 2 3 2x2; do
 /usr/bin/python3 - "$tmp/m1" "$tmp/m$np" "$np" "$src/python/pdiff/safetensors.py" <<'PY'
 import importlib.util, sys
 import numpy as np
