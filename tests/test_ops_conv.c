@@ -818,6 +818,39 @@ static void test_bf16_vs_ref(void **state) {
     assert_true(differed > 0); /* bf16 was really used */
 }
 
+/* conv2d's forward on one thread (a worker's) runs in chunks of samples;
+ * on several, on the whole batch: the same bits either way, and the
+ * reference's values (chunks of 4, 4 and 1 samples; one sample a chunk) */
+static void test_conv2d_chunks(void **state) {
+    (void)state;
+    const pd_conv2d_shape shapes[] = {
+        {9, 8, 6, 28, 28, 3, 1, 1, PD_MATH_F32},
+        {3, 64, 5, 32, 32, 5, 1, 2, PD_MATH_F32},
+    };
+    pd_rng r;
+    pd_rng_seed(&r, 71, 0);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const pd_conv2d_shape *s = &shapes[i];
+        const size_t nx = s->n * s->cin * s->h * s->w, nw = s->cout * s->cin * s->k * s->k;
+        const size_t ny = s->n * s->cout * pd_conv2d_hout(s) * pd_conv2d_wout(s);
+        float *x = tu_falloc(nx), *w = tu_falloc(nw), *b = tu_falloc(s->cout);
+        float *y1 = tu_falloc(ny), *y2 = tu_falloc(ny), *yr = tu_falloc(ny);
+        float *scr = tu_falloc(pd_conv2d_scratch(s));
+        tu_fill(&r, x, nx, -1, 1);
+        tu_fill(&r, w, nw, -1, 1);
+        tu_fill(&r, b, s->cout, -1, 1);
+        pd_set_threads(1);
+        pd_conv2d_forward(y1, x, w, b, s, scr);
+        pd_set_threads(2);
+        pd_conv2d_forward(y2, x, w, b, s, scr);
+        pd_set_threads(0);
+        pd_ref_conv2d_forward(yr, x, w, b, s);
+        assert_memory_equal(y1, y2, ny * sizeof(float));
+        TU_ASSERT_CLOSE(y1, yr, ny, 1e-4, 1e-4);
+        free(x), free(w), free(b), free(y1), free(y2), free(yr), free(scr);
+    }
+}
+
 /* every test starts from the shape rule, whatever a failed one left */
 static int auto_algo(void **state) {
     (void)state;
@@ -839,6 +872,7 @@ int main(void) {
         cmocka_unit_test_setup(test_conv1d_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_convt1d_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_conv2d_vs_ref, auto_algo),
+        cmocka_unit_test_setup(test_conv2d_chunks, auto_algo),
         cmocka_unit_test_setup(test_larger_shapes_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_weighted, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_maxpool, auto_algo),
