@@ -674,13 +674,20 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     }
     float *O = NULL, *G = NULL;
     size_t K = m.K, D = m.D, N = 0;
-    evaluator e = {0}, *ev = NULL; /* ev: one per worker, ev[0] = e */
+    /* one evaluator per worker (pd_run_workers): each evaluates whole
+     * models on one thread, faster than all threads on one model's short
+     * rows; ev[0] also does the rest */
+    const int W = pd_threads() > 0 ? pd_threads() : 1;
+    evaluator *ev = calloc((size_t)W, sizeof *ev), *e = ev;
     uint64_t *recorded = NULL;
-    int W = 1;
     pd_dataset train = {0}, test = {0};
     model_eval *orig = NULL, *gen = NULL;
     double *gen_dist = NULL, *accs = NULL;
     float *tmp = NULL;
+    if (!ev) {
+        st = pd_fail(PD_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if ((st = pd_manifest_load_vectors(&m, o->ckpt_dir, &O))) goto done;
     if ((st = pd_generated_read(o->gen_dir, D, &G, &N))) goto done;
     const char *data = o->data_dir ? o->data_dir : m.data_dir;
@@ -688,16 +695,16 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         (st = pd_dataset_normalize(&train, &test)))
         goto done;
     const size_t train_n = train.n < o->eval_train ? train.n : o->eval_train;
-    if ((st = evaluator_open(&e, &m, o->ckpt_dir, test.n, train_n))) goto done;
-    int cut = pd_net_cut_stage(&e.net);
+    if ((st = evaluator_open(e, &m, o->ckpt_dir, test.n, train_n))) goto done;
+    int cut = pd_net_cut_stage(&e->net);
     pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0};
     pd_feats ftrain = ftest;
     ftrain.x = train.x;
     ftrain.y = train.y;
     ftrain.n = train_n;
     float *cache_test = NULL, *cache_train = NULL;
-    if ((st = pd_compute_features(&e.net, e.g, &ftest, cut, 500, &cache_test, &e.test))) goto done;
-    st = pd_compute_features(&e.net, e.g, &ftrain, cut, 500, &cache_train, &e.train);
+    if ((st = pd_compute_features(&e->net, e->g, &ftest, cut, 500, &cache_test, &e->test))) goto done;
+    st = pd_compute_features(&e->net, e->g, &ftrain, cut, 500, &cache_train, &e->train);
     if (st) {
         free(cache_test);
         goto done;
@@ -712,30 +719,21 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
-    /* each worker evaluates whole models on one thread (pd_run_workers):
-     * faster than all threads on one model's short rows */
-    W = pd_threads();
-    ev = calloc((size_t)W, sizeof *ev);
-    if (!ev) {
-        st = pd_fail(PD_ERR_NOMEM, "out of memory");
-        goto free_cache;
-    }
-    ev[0] = e;
-    for (int w = 1; w < W && !st; w++) {
+    for (int w = 1; w < W && !st; w++) { /* the same network; the features shared */
         st = evaluator_open(&ev[w], &m, o->ckpt_dir, test.n, train_n);
-        ev[w].test = e.test;
-        ev[w].train = e.train;
+        ev[w].test = e->test;
+        ev[w].train = e->train;
     }
     if (st) goto free_cache;
     /* collect's record of the originals' test predictions, when it is of
      * exactly these checkpoints and this test set (test_records.h) */
-    recorded = malloc(K * e.words * sizeof(uint64_t) + 1);
+    recorded = malloc(K * e->words * sizeof(uint64_t) + 1);
     if (!recorded) {
         st = pd_fail(PD_ERR_NOMEM, "out of memory");
         goto free_cache;
     }
     const int have_records =
-        pd_test_records_read(o->ckpt_dir, K, e.words, O, D, &ftest, recorded);
+        pd_test_records_read(o->ckpt_dir, K, e->words, O, D, &ftest, recorded);
     eval_job job = {o, r, O, G, NULL, NULL, K, N, D, orig, gen, ev, W,
                     have_records ? recorded : NULL, NULL, 0, 0,
                     (long)(K + N + 1 + (o->baselines ? PD_EVAL_BASELINES * baseline_count(o, N) : 0)),
@@ -743,8 +741,8 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     /* under mpirun the models are dealt to the ranks too (dist.h) */
     st = deal(&job, K, item_original, 1);
     if (!st) st = deal(&job, N, item_generated, 1);
-    if (!st) st = merge_evals(orig, K, e.words);
-    if (!st) st = merge_evals(gen, N, e.words);
+    if (!st) st = merge_evals(orig, K, e->words);
+    if (!st) st = merge_evals(gen, N, e->words);
     if (st) goto free_cache;
     /* ensemble: the element-wise mean of the K originals */
     for (size_t j = 0; j < D; j++) {
@@ -753,7 +751,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         tmp[j] = (float)(s / (double)K);
     }
     model_eval ens;
-    if ((st = eval_vector(&e, tmp, 0, NULL, &ens))) goto free_cache;
+    if ((st = eval_vector(e, tmp, 0, NULL, &ens))) goto free_cache;
     free(ens.wrong);
     r->ensemble = ens.test_acc;
     pd_report(&o->progress, "eval", ++job.done, job.total, NULL);
@@ -785,12 +783,12 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         }
 
     /* similarity */
-    r->iou_orig_orig = mean_pair_iou(orig, K, orig, K, 1, e.words);
-    r->iou_gen_gen = mean_pair_iou(gen, N, gen, N, 1, e.words);
-    r->iou_gen_orig = mean_pair_iou(gen, N, orig, K, 0, e.words);
-    for (size_t k = 0; k < K; k++) orig[k].max_iou = max_iou_to(&orig[k], orig, K, e.words, k);
+    r->iou_orig_orig = mean_pair_iou(orig, K, orig, K, 1, e->words);
+    r->iou_gen_gen = mean_pair_iou(gen, N, gen, N, 1, e->words);
+    r->iou_gen_orig = mean_pair_iou(gen, N, orig, K, 0, e->words);
+    for (size_t k = 0; k < K; k++) orig[k].max_iou = max_iou_to(&orig[k], orig, K, e->words, k);
     for (size_t i = 0; i < N; i++) {
-        gen[i].max_iou = max_iou_to(&gen[i], orig, K, e.words, (size_t)-1);
+        gen[i].max_iou = max_iou_to(&gen[i], orig, K, e->words, (size_t)-1);
         accs[i] = gen[i].max_iou;
     }
     r->iou_gen_orig_max = stats(accs, N).mean;
@@ -845,16 +843,13 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     if (!st && writer) st = pd_mkdir_p(o->out_dir);
     if (!st && writer) pd_atomic_sweep(o->out_dir); /* temp files of a killed run */
     if (!st && writer)
-        st = draw_figures(o, r, &m, &e, O, K, G, N, D, orig, gen, accs, orig_nn, gen_dist);
+        st = draw_figures(o, r, &m, e, O, K, G, N, D, orig, gen, accs, orig_nn, gen_dist);
     r->seconds_eval = now_s() - t0;
     if (!st && writer) st = write_results(o, r, orig, K, gen, N, gen_dist);
     if (!st) pd_dist_barrier();
     free(orig_nn);
 free_cache:
     free(recorded);
-    if (ev) e = ev[0]; /* worker 0's: the baselines' optimizer state */
-    for (int w = 1; ev && w < W; w++) evaluator_close(&ev[w]);
-    free(ev);
     free(cache_test);
     free(cache_train);
 done:
@@ -867,7 +862,8 @@ done:
     free(tmp);
     free(O);
     free(G);
-    evaluator_close(&e);
+    for (int w = 0; ev && w < W; w++) evaluator_close(&ev[w]);
+    free(ev);
     pd_dataset_free(&train);
     pd_dataset_free(&test);
     pd_manifest_free(&m);
