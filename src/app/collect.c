@@ -227,7 +227,8 @@ typedef struct {
     pd_net *nets;
     pd_graph **gs;
     int32_t **preds;
-    float *snaps; /* W × total: the snapshots' parameters and buffers */
+    float *snaps; /* W × total: the snapshots' parameters and buffers (not
+                     in seeds mode) */
     double *acc;
     long *steps;
     size_t n, total;
@@ -255,10 +256,12 @@ static pd_status snap_eval_init(snap_eval *se, const pd_collect_opts *o, const p
     se->nets = calloc(W, sizeof *se->nets);
     se->gs = calloc(W, sizeof *se->gs);
     se->preds = calloc(W, sizeof *se->preds);
-    se->snaps = malloc(W * se->total * sizeof(float));
+    /* the snapshots' buffer: subset and full mode only */
+    se->snaps = o->mode == PD_COLLECT_SEEDS ? NULL : malloc(W * se->total * sizeof(float));
     se->acc = calloc(W, sizeof *se->acc);
     se->steps = calloc(W, sizeof *se->steps);
-    pd_status st = se->nets && se->gs && se->preds && se->snaps && se->acc && se->steps
+    pd_status st = se->nets && se->gs && se->preds && se->acc && se->steps &&
+                           (se->snaps || o->mode == PD_COLLECT_SEEDS)
                        ? PD_OK
                        : pd_fail(PD_ERR_NOMEM, "out of memory");
     for (size_t w = 0; w < W && !st; w++) {
