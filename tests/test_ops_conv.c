@@ -20,7 +20,7 @@
 
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
-#include "engine/ops/conv1d_dnnl.h"
+#include "engine/ops/conv_dnnl.h"
 #include "ref/ref.h"
 #include "testutil.h"
 
@@ -851,6 +851,52 @@ static void test_conv2d_chunks(void **state) {
     }
 }
 
+/* evaluation's fused max_pool2d(relu(conv2d)) through oneDNN against the
+ * reference convolution, ReLU and max-pool: chunks of 10, 10 and 3 samples
+ * (the first shape), odd extents that pooling floors, stride 2, a 3×3
+ * pool; ReLU's both sides are hit */
+static void test_conv2d_relu_maxpool_dnnl(void **state) {
+    (void)state;
+    const struct {
+        pd_conv2d_shape s;
+        size_t k, stride;
+    } cases[] = {
+        {{23, 1, 32, 28, 28, 3, 1, 1, PD_MATH_F32}, 2, 2},
+        {{3, 32, 16, 7, 9, 3, 1, 1, PD_MATH_F32}, 2, 2},
+        {{2, 5, 7, 12, 13, 5, 2, 2, PD_MATH_F32}, 3, 2},
+    };
+    pd_rng r;
+    pd_rng_seed(&r, 72, 0);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const pd_conv2d_shape *s = &cases[i].s;
+        const size_t nx = s->n * s->cin * s->h * s->w, nw = s->cout * s->cin * s->k * s->k;
+        const pd_pool2d_shape p = {s->n, s->cout, pd_conv2d_hout(s), pd_conv2d_wout(s),
+                                   cases[i].k, cases[i].stride};
+        const size_t nh = s->n * s->cout * p.h * p.w;
+        const size_t ny = s->n * s->cout * pd_pool2d_hout(&p) * pd_pool2d_wout(&p);
+        float *x = tu_falloc(nx), *w = tu_falloc(nw), *b = tu_falloc(s->cout);
+        float *h = tu_falloc(nh), *y = tu_falloc(ny), *yr = tu_falloc(ny);
+        int32_t *am = malloc(ny * sizeof(int32_t));
+        assert_non_null(am);
+        tu_fill(&r, x, nx, -1, 1);
+        tu_fill(&r, w, nw, -1, 1);
+        tu_fill(&r, b, s->cout, -1, 1);
+        pd_ref_conv2d_forward(h, x, w, b, s);
+        pd_act_forward(h, h, nh, PD_ACT_RELU, 0.0f);
+        pd_maxpool2d_forward(yr, am, h, &p);
+        if (pd_conv2d_relu_maxpool_dnnl(y, x, w, b, s, cases[i].k, cases[i].stride)) {
+            ran++;
+            size_t zeros = 0;
+            for (size_t j = 0; j < nh; j++) zeros += h[j] == 0.0f;
+            assert_true(zeros > 0 && zeros < nh);
+            TU_ASSERT_CLOSE(y, yr, ny, 1e-4, 1e-4);
+        }
+        free(x), free(w), free(b), free(h), free(y), free(yr), free(am);
+    }
+    if (ran == 0) skip(); /* built without oneDNN, or no JIT kernel on this CPU */
+}
+
 /* every test starts from the shape rule, whatever a failed one left */
 static int auto_algo(void **state) {
     (void)state;
@@ -873,6 +919,7 @@ int main(void) {
         cmocka_unit_test_setup(test_convt1d_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_conv2d_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_conv2d_chunks, auto_algo),
+        cmocka_unit_test_setup(test_conv2d_relu_maxpool_dnnl, auto_algo),
         cmocka_unit_test_setup(test_larger_shapes_vs_ref, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_weighted, auto_algo),
         cmocka_unit_test_setup(test_gradcheck_maxpool, auto_algo),

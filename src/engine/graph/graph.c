@@ -4,6 +4,7 @@
  * Memory comes from a chunked arena that pd_g_reset rewinds.
  */
 #include "engine/graph/graph.h"
+#include "engine/ops/conv_dnnl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -318,6 +319,21 @@ pd_val *pd_g_conv2d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
     node *n = push(g, N_CONV2D, y, x, w, b);
     if (n) n->s.c2 = s;
     return y;
+}
+
+pd_val *pd_g_conv2d_relu_maxpool(pd_graph *g, pd_val *x, pd_val *w, pd_val *b, size_t stride,
+                                 size_t pad, size_t k, size_t pool_stride) {
+    pd_conv2d_shape s = {x->shape[0], x->shape[1], w->shape[0], x->shape[2],
+                         x->shape[3], w->shape[2], stride, pad, g->math};
+    pd_pool2d_shape p = {s.n, s.cout, pd_conv2d_hout(&s), pd_conv2d_wout(&s), k, pool_stride};
+    if (!g->grad && !g->failed && p.h >= k && p.w >= k) {
+        size_t shp[4] = {s.n, s.cout, pd_pool2d_hout(&p), pd_pool2d_wout(&p)};
+        OUT(g, 4, shp, x, w, b);
+        if (pd_conv2d_relu_maxpool_dnnl(y->v, x->v, w->v, VAL(b), &s, k, pool_stride)) return y;
+    }
+    /* with gradients, or where oneDNN has no kernel: the three ops */
+    pd_val *h = pd_g_act(g, pd_g_conv2d(g, x, w, b, stride, pad), PD_ACT_RELU, 0.0f);
+    return pd_g_maxpool2d(g, h, k, pool_stride);
 }
 
 pd_val *pd_g_maxpool2d(pd_graph *g, pd_val *x, size_t k, size_t stride) {

@@ -71,6 +71,10 @@ pd_val *pd_g_convt1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
 pd_val *pd_g_conv2d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                     size_t stride, size_t pad);
 pd_val *pd_g_maxpool2d(pd_graph *g, pd_val *x, size_t k, size_t stride);
+/* max_pool2d(relu(conv2d)) in one oneDNN pass when the graph records no
+ * gradients (evaluation) and oneDNN runs the shape; otherwise the three ops */
+pd_val *pd_g_conv2d_relu_maxpool(pd_graph *g, pd_val *x, pd_val *w, pd_val *b, size_t stride,
+                                 size_t pad, size_t k, size_t pool_stride);
 /* max_pool2d(relu(batch_norm in eval mode)) fused, when the graph records
  * no gradients (evaluation); with gradients on, the three ops */
 pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,

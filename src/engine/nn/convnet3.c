@@ -11,10 +11,7 @@
 static pd_val *convnet3_stage(pd_net *net, pd_graph *g, pd_val *x, int stage, int train) {
     static const char *const conv[] = {"conv1", "conv2", "conv3"};
     (void)train;
-    if (stage < 3) {
-        x = pd_g_act(g, pd_nn_conv2d(net, g, x, conv[stage], 1, 1), PD_ACT_RELU, 0.0f);
-        return pd_g_maxpool2d(g, x, 2, 2);
-    }
+    if (stage < 3) return pd_nn_conv2d_relu_pool(net, g, x, conv[stage], 1, 1);
     size_t shp[2] = {x->shape[0], x->numel / x->shape[0]};
     return pd_nn_linear(net, g, pd_g_view(g, x, 2, shp), "fc");
 }

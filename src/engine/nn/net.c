@@ -61,6 +61,13 @@ pd_val *pd_nn_conv2d(pd_net *net, pd_graph *g, pd_val *x, const char *name,
     return pd_g_conv2d(g, x, pd_g_param(g, w), b ? pd_g_param(g, b) : NULL, stride, pad);
 }
 
+pd_val *pd_nn_conv2d_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name,
+                               size_t stride, size_t pad) {
+    pd_tensor *w = need(net, name, "weight"), *b = need(net, name, "bias");
+    return pd_g_conv2d_relu_maxpool(g, x, pd_g_param(g, w), b ? pd_g_param(g, b) : NULL, stride,
+                                    pad, 2, 2);
+}
+
 pd_val *pd_nn_linear(pd_net *net, pd_graph *g, pd_val *x, const char *name) {
     pd_tensor *w = need(net, name, "weight"), *b = need(net, name, "bias");
     return pd_g_linear(g, x, pd_g_param(g, w), pd_g_param(g, b));

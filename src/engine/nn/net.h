@@ -18,6 +18,9 @@ pd_val *pd_nn_conv2d(pd_net *net, pd_graph *g, pd_val *x, const char *name,
                      size_t stride, size_t pad);
 pd_val *pd_nn_linear(pd_net *net, pd_graph *g, pd_val *x, const char *name);
 pd_val *pd_nn_bn(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train);
+/* max_pool2d(relu(conv2d(x)), 2, 2): one fused pass in evaluation */
+pd_val *pd_nn_conv2d_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name,
+                               size_t stride, size_t pad);
 /* BatchNorm → ReLU → 2×2 max-pool (fused in evaluation, see graph.h) */
 pd_val *pd_nn_bn_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train);
 /* register helpers (shapes in PyTorch order) */

@@ -29,7 +29,7 @@
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
 #include "engine/ops/vec4.h"
-#include "engine/ops/conv1d_dnnl.h"
+#include "engine/ops/conv_dnnl.h"
 
 /* work (multiply-adds or floats moved) below which a direct loop stays on
  * one thread (see im2col.c) */

@@ -26,7 +26,7 @@
 
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
-#include "engine/ops/conv1d_dnnl.h"
+#include "engine/ops/conv_dnnl.h"
 
 size_t pd_convt1d_lout(const pd_convt1d_shape *s) {
     if (s->lin == 0) return 0;

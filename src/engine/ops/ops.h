@@ -11,7 +11,7 @@
  *  - counts are size_t. Constants (eps, momentum, slope) are arguments.
  *  - `math` selects the arithmetic: PD_MATH_F32, or PD_MATH_BF16 (bf16
  *    inputs and weights, fp32 accumulation and outputs), which conv1d runs
- *    through oneDNN where the CPU and the build allow (conv1d_dnnl.h) and
+ *    through oneDNN where the CPU and the build allow (conv_dnnl.h) and
  *    every other kernel runs as fp32.
  */
 #ifndef PD_OPS_H
@@ -40,7 +40,7 @@ typedef enum {
     PD_CONV_SHIFT,
     PD_CONV_IM2COL,
     PD_CONV_SAMPLE,
-    PD_CONV_DNNL /* oneDNN (conv1d_dnnl.h); IM2COL where it has no kernel */
+    PD_CONV_DNNL /* oneDNN (conv_dnnl.h); IM2COL where it has no kernel */
 } pd_conv_algo;
 
 /* ---- chunk linear: a linear map per chunk (chunk_linear.c) -------------- */

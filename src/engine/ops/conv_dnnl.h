@@ -1,5 +1,5 @@
 /*
- * conv1d_dnnl.h — conv1d and conv_transpose1d (ops.h's shapes and
+ * conv_dnnl.h — conv1d, conv_transpose1d and conv2d (ops.h's shapes and
  * conventions) through oneDNN,
  * in the arithmetic of the shape's `math`: PD_MATH_F32, or PD_MATH_BF16
  * (inputs and weights rounded to bf16, fp32 accumulation, fp32 outputs and
@@ -35,5 +35,19 @@ int pd_convt1d_dnnl_forward(float *y, const float *x, const float *w, const floa
                             const pd_convt1d_shape *s);
 int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                              const float *w, const pd_convt1d_shape *s);
+
+/* conv2d (ops.h's shape, fp32 or bf16 as s->math) the same way: training
+ * plans, forward and backward */
+int pd_conv2d_dnnl_usable(const pd_conv2d_shape *s);
+int pd_conv2d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
+                           const pd_conv2d_shape *s);
+int pd_conv2d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const pd_conv2d_shape *s);
+/* inference: y = max_pool2d(relu(conv2d(x, w) + b), k, stride) in one
+ * pass (ReLU fused into the convolution, oneDNN's layouts in between),
+ * y (n, cout, ho', wo') plain; in chunks of samples. Returns 0 (y
+ * undefined) when oneDNN cannot run it with JIT kernels. */
+int pd_conv2d_relu_maxpool_dnnl(float *y, const float *x, const float *w, const float *b,
+                                const pd_conv2d_shape *s, size_t k, size_t stride);
 
 #endif
