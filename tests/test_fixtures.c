@@ -148,7 +148,7 @@ static void run_conv2d(const char *file) {
     size_t m[8];
     fx_meta(&f, m, 8, NULL);
     pd_conv2d_shape s = {m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7],
-                         PD_MATH_F32};
+                         PD_MATH_F32, PD_CONV_AUTO};
     size_t ho = pd_conv2d_hout(&s), wo = pd_conv2d_wout(&s);
     size_t nx = s.n * s.cin * s.h * s.w, nw = s.cout * s.cin * s.k * s.k;
     size_t ny = s.n * s.cout * ho * wo;

@@ -54,13 +54,15 @@ static void poison(float *p, size_t n) {
 }
 
 /* sizes from the shape, buffers allocated and filled from r */
-/* the conv1d / conv_transpose1d algorithm every case runs with (each
- * sweep tries all of them; PD_CONV_AUTO: the shape's rule) */
+/* the convolution algorithm every case runs with (each sweep tries all of
+ * them; PD_CONV_AUTO: the shape's rule; conv2d maps all but AUTO and DNNL
+ * to IM2COL) */
 static pd_conv_algo test_algo = PD_CONV_AUTO;
 
 static void case_setup(op_case *c, pd_rng *rng) {
     c->cs.algo = test_algo;
     c->ts.algo = test_algo;
+    c->s2.algo = test_algo;
     switch (c->kind) {
     case OP_LINEAR:
         c->nx = c->ls.n * c->ls.in;
@@ -199,7 +201,7 @@ static void random_shape(op_case *c, op_kind kind, pd_rng *r) {
     case OP_CONV2D: {
         size_t lo = k > 2 * pad ? k - 2 * pad : 1;
         c->s2 = (pd_conv2d_shape){n, cin, cout, rnd(r, lo, 11), rnd(r, lo, 11),
-                                  k, stride, pad, PD_MATH_F32};
+                                  k, stride, pad, PD_MATH_F32, test_algo};
         break;
     }
     }
@@ -259,7 +261,7 @@ static const pd_conv_algo algos[NALGOS] = {PD_CONV_AUTO,   PD_CONV_DIRECT, PD_CO
                                            PD_CONV_IM2COL, PD_CONV_SAMPLE, PD_CONV_DNNL};
 
 static void sweep(op_kind kind, uint64_t seed, int trials) {
-    int nalgo = kind == OP_CONV1D || kind == OP_CONVT1D ? NALGOS : 1;
+    int nalgo = kind == OP_LINEAR ? 1 : NALGOS;
     for (int a = 0; a < nalgo; a++) {
         test_algo = algos[a];
         pd_rng r;
@@ -318,8 +320,9 @@ static void test_larger_shapes_vs_ref(void **state) {
         {50, 2, 2, 1000, 3, 3, 0, 0, PD_MATH_F32, PD_CONV_AUTO},
     };
     const pd_conv2d_shape c2[] = {
-        {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32},
-        {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32},
+        {2, 4, 6, 40, 40, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
+        {3, 5, 7, 33, 29, 5, 2, 2, PD_MATH_F32, PD_CONV_AUTO},
+        {9, 32, 32, 14, 14, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO},
     };
     for (int a = 0; a < 5; a++) {
         test_algo = algos[a];
@@ -336,13 +339,17 @@ static void test_larger_shapes_vs_ref(void **state) {
             case_free(&c);
         }
     }
-    test_algo = PD_CONV_AUTO;
-    for (size_t i = 0; i < sizeof c2 / sizeof c2[0]; i++) {
-        op_case c = {.kind = OP_CONV2D, .s2 = c2[i], .has_bias = 1};
-        case_setup(&c, &r);
-        check_against_ref(&c, &r);
-        case_free(&c);
+    const pd_conv_algo conv2d_algos[] = {PD_CONV_AUTO, PD_CONV_IM2COL};
+    for (int a = 0; a < 2; a++) {
+        test_algo = conv2d_algos[a];
+        for (size_t i = 0; i < sizeof c2 / sizeof c2[0]; i++) {
+            op_case c = {.kind = OP_CONV2D, .s2 = c2[i], .has_bias = 1};
+            case_setup(&c, &r);
+            check_against_ref(&c, &r);
+            case_free(&c);
+        }
     }
+    test_algo = PD_CONV_AUTO;
     op_case c = {.kind = OP_LINEAR, .ls = {37, 300, 129}, .has_bias = 1};
     case_setup(&c, &r);
     check_against_ref(&c, &r);
@@ -818,14 +825,14 @@ static void test_bf16_vs_ref(void **state) {
     assert_true(differed > 0); /* bf16 was really used */
 }
 
-/* conv2d's forward on one thread (a worker's) runs in chunks of samples;
+/* conv2d's im2col forward on one thread (a worker's) runs in chunks of samples;
  * on several, on the whole batch: the same bits either way, and the
  * reference's values (chunks of 4, 4 and 1 samples; one sample a chunk) */
 static void test_conv2d_chunks(void **state) {
     (void)state;
     const pd_conv2d_shape shapes[] = {
-        {9, 8, 6, 28, 28, 3, 1, 1, PD_MATH_F32},
-        {3, 64, 5, 32, 32, 5, 1, 2, PD_MATH_F32},
+        {9, 8, 6, 28, 28, 3, 1, 1, PD_MATH_F32, PD_CONV_IM2COL},
+        {3, 64, 5, 32, 32, 5, 1, 2, PD_MATH_F32, PD_CONV_IM2COL},
     };
     pd_rng r;
     pd_rng_seed(&r, 71, 0);
@@ -861,9 +868,9 @@ static void test_conv2d_relu_maxpool_dnnl(void **state) {
         pd_conv2d_shape s;
         size_t k, stride;
     } cases[] = {
-        {{23, 1, 32, 28, 28, 3, 1, 1, PD_MATH_F32}, 2, 2},
-        {{3, 32, 16, 7, 9, 3, 1, 1, PD_MATH_F32}, 2, 2},
-        {{2, 5, 7, 12, 13, 5, 2, 2, PD_MATH_F32}, 3, 2},
+        {{23, 1, 32, 28, 28, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO}, 2, 2},
+        {{3, 32, 16, 7, 9, 3, 1, 1, PD_MATH_F32, PD_CONV_AUTO}, 2, 2},
+        {{2, 5, 7, 12, 13, 5, 2, 2, PD_MATH_F32, PD_CONV_AUTO}, 3, 2},
     };
     pd_rng r;
     pd_rng_seed(&r, 72, 0);

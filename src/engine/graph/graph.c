@@ -310,7 +310,7 @@ pd_val *pd_g_convt1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
 pd_val *pd_g_conv2d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
                     size_t stride, size_t pad) {
     pd_conv2d_shape s = {x->shape[0], x->shape[1], w->shape[0], x->shape[2],
-                         x->shape[3], w->shape[2], stride, pad, g->math};
+                         x->shape[3], w->shape[2], stride, pad, g->math, g->conv_algo};
     size_t shp[4] = {s.n, s.cout, pd_conv2d_hout(&s), pd_conv2d_wout(&s)};
     OUT(g, 4, shp, x, w, b);
     float *scratch = pd_g_alloc(g, pd_conv2d_scratch(&s) * sizeof(float));
@@ -324,9 +324,10 @@ pd_val *pd_g_conv2d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
 pd_val *pd_g_conv2d_relu_maxpool(pd_graph *g, pd_val *x, pd_val *w, pd_val *b, size_t stride,
                                  size_t pad, size_t k, size_t pool_stride) {
     pd_conv2d_shape s = {x->shape[0], x->shape[1], w->shape[0], x->shape[2],
-                         x->shape[3], w->shape[2], stride, pad, g->math};
+                         x->shape[3], w->shape[2], stride, pad, g->math, g->conv_algo};
     pd_pool2d_shape p = {s.n, s.cout, pd_conv2d_hout(&s), pd_conv2d_wout(&s), k, pool_stride};
-    if (!g->grad && !g->failed && p.h >= k && p.w >= k) {
+    if (!g->grad && !g->failed && p.h >= k && p.w >= k &&
+        (s.algo == PD_CONV_AUTO || s.algo == PD_CONV_DNNL)) {
         size_t shp[4] = {s.n, s.cout, pd_pool2d_hout(&p), pd_pool2d_wout(&p)};
         OUT(g, 4, shp, x, w, b);
         if (pd_conv2d_relu_maxpool_dnnl(y->v, x->v, w->v, VAL(b), &s, k, pool_stride)) return y;
