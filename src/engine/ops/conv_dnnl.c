@@ -1,11 +1,12 @@
 /*
- * conv_dnnl.c — conv1d through oneDNN (Debian libdnnl, the library
- * inside PyTorch's CPU convolutions): its JIT kernels for the CPU at hand,
+ * conv_dnnl.c — conv1d, conv_transpose1d and conv2d through oneDNN (Debian
+ * libdnnl, the library inside PyTorch's CPU convolutions): its JIT kernels
+ * for the CPU at hand,
  * in fp32 or in bf16 mixed precision (bf16 inputs and weights, fp32
  * accumulation and outputs). See conv_dnnl.h.
  *
  * oneDNN's fast kernels want blocked layouts (nCw16c, ...), so each call
- * reorders our plain NCL tensors into the layouts the primitive chose and
+ * reorders our plain NCL / NCHW tensors into the layouts the primitive chose and
  * back, as PyTorch does for plain tensors; the reorders into dx and dw
  * carry a sum post-op, which keeps the "backward adds" convention.
  * Primitives and their buffers are made once per shape and kept (a small
@@ -70,7 +71,6 @@ static geom conv2d_geom(const pd_conv2d_shape *s, size_t pool, size_t pool_strid
 static size_t pooled(size_t len, size_t k, size_t stride) {
     return len < k || stride == 0 ? 0 : (len - k) / stride + 1;
 }
-
 
 /* a training plan has the first three; an inference plan FWD and POOL */
 enum { FWD, BWD_DATA, BWD_WEIGHTS, POOL, NPRIM };
