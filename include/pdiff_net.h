@@ -166,6 +166,12 @@ PD_API pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
  * predictions (n, may be NULL) */
 PD_API pd_status pd_evaluate(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
                              double *acc, double *loss, int32_t *pred);
+/* pd_evaluate of m subset vectors (m × pd_params_selected_size, each
+ * scattered into net in turn; left holding the last): accuracies acc[m],
+ * predictions pred (m × n, may be NULL). The same numbers as m calls of
+ * pd_evaluate with the same batch, in one pass over the samples. */
+PD_API pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
+                                  const float *vecs, size_t m, double *acc, int32_t *pred);
 
 /* eval-mode outputs of stages [0, to) for every sample of `f` (which must
  * enter at stage 0): *out is malloc'd (n × per-sample size), *feat

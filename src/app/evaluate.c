@@ -25,6 +25,10 @@
 #include "memorization.h"
 #include "test_records.h"
 
+/* samples per forward pass in eval (128 gave the same numbers and the same
+ * time for the default run) */
+#define EVAL_BATCH 1000
+
 void pd_eval_defaults(pd_eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->eval_train = 10000;
@@ -45,9 +49,9 @@ typedef struct {
     pd_net net;
     pd_graph *g;
     pd_feats test, train;
-    int32_t *pred;
+    int32_t *pred;  /* test predictions of the baselines (PD_EVAL_BASELINES × test n) */
     size_t words;
-    float *tmp;     /* a baseline's vector (D) */
+    float *tmp;     /* the baselines' vectors (PD_EVAL_BASELINES × D) */
     int32_t *order; /* the fine-tune baseline's sample order */
 } evaluator;
 
@@ -65,8 +69,8 @@ static pd_status evaluator_open(evaluator *e, const pd_manifest *m, const char *
     snprintf(path, sizeof path, "%s/%s", ckpt_dir, m->files[0]);
     if ((st = pd_params_load(&e->net.params, path, 0))) return st;
     e->g = pd_graph_new();
-    e->pred = malloc(test_n * sizeof(int32_t) + 1);
-    e->tmp = malloc(D * sizeof(float) + 1);
+    e->pred = malloc(PD_EVAL_BASELINES * test_n * sizeof(int32_t) + 1);
+    e->tmp = malloc(PD_EVAL_BASELINES * D * sizeof(float) + 1);
     e->order = malloc(train_n * sizeof(int32_t) + 1);
     if (!e->g || !e->pred || !e->tmp || !e->order) return pd_fail(PD_ERR_NOMEM, "out of memory");
     e->words = (test_n + 63) / 64;
@@ -104,10 +108,10 @@ static pd_status eval_vector(evaluator *e, const float *vec, int with_train,
     pd_params_scatter(&e->net.params, vec);
     pd_status st = PD_OK;
     if (!known_wrong)
-        st = pd_evaluate(&e->net, e->g, &e->test, 1000, &out->test_acc, NULL, e->pred);
+        st = pd_evaluate(&e->net, e->g, &e->test, EVAL_BATCH, &out->test_acc, NULL, e->pred);
     out->train_acc = NAN;
     if (!st && with_train)
-        st = pd_evaluate(&e->net, e->g, &e->train, 1000, &out->train_acc, NULL, NULL);
+        st = pd_evaluate(&e->net, e->g, &e->train, EVAL_BATCH, &out->train_acc, NULL, NULL);
     if (st) return st;
     out->wrong = calloc(e->words, sizeof(uint64_t));
     if (!out->wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
@@ -426,19 +430,6 @@ static pd_status merge_evals(model_eval *m, size_t n, size_t words) {
 }
 
 /* evaluates baseline vector vec as model i of baseline b */
-static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
-                               const model_eval *orig, size_t K, size_t D,
-                               pd_eval_baseline *b, size_t i) {
-    model_eval me;
-    pd_status st = eval_vector(e, vec, 0, NULL, &me);
-    if (st) return st;
-    b->test_acc[i] = me.test_acc;
-    b->max_iou[i] = max_iou_to(&me, orig, K, e->words, (size_t)-1);
-    pd_nearest_l2(vec, 1, O, K, D, 0, &b->nn_l2[i]);
-    free(me.wrong);
-    return PD_OK;
-}
-
 /* ---- dealing models to workers ------------------------------------------
  * Model i is this rank's when pd_dist_owns(i) (dist.h), and then worker
  * (i / ranks) mod W's: every model is evaluated alone on one thread, so
@@ -490,6 +481,56 @@ static pd_status deal(eval_job *j, size_t n, item_fn fn, long per_item) {
     return st;
 }
 
+/* a non-finite baseline vector: no forward pass, NaN accuracy (eval_vector) */
+static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
+                               const model_eval *orig, size_t K, size_t D,
+                               pd_eval_baseline *b, size_t i) {
+    model_eval me;
+    pd_status st = eval_vector(e, vec, 0, NULL, &me);
+    if (st) return st;
+    b->test_acc[i] = me.test_acc;
+    b->max_iou[i] = max_iou_to(&me, orig, K, e->words, (size_t)-1);
+    pd_nearest_l2(vec, 1, O, K, D, 0, &b->nn_l2[i]);
+    free(me.wrong);
+    return PD_OK;
+}
+
+/* evaluates the baselines' vectors (vec: PD_EVAL_BASELINES × D, those with
+ * made[b] set) on the test set in one pass over it (pd_evaluate_each):
+ * the finite ones are moved to the front first */
+static pd_status eval_baselines(evaluator *e, float *vec, const int *made, eval_job *j,
+                                size_t i) {
+    const size_t D = j->D, K = j->K, n = e->test.n;
+    size_t which[PD_EVAL_BASELINES], m = 0;
+    pd_status st = PD_OK;
+    for (size_t b = 0; b < PD_EVAL_BASELINES && !st; b++) {
+        if (!made[b]) continue;
+        const float *v = vec + b * D;
+        pd_eval_baseline *base = &j->r->base[b];
+        if (!finite_vec(v, D)) {
+            st = eval_baseline(e, v, j->O, j->orig, K, D, base, i);
+            continue;
+        }
+        pd_nearest_l2(v, 1, j->O, K, D, 0, &base->nn_l2[i]);
+        if (m != b) memmove(vec + m * D, v, D * sizeof(float));
+        which[m++] = b;
+    }
+    double acc[PD_EVAL_BASELINES];
+    if (!st && m) st = pd_evaluate_each(&e->net, e->g, &e->test, EVAL_BATCH, vec, m, acc, e->pred);
+    for (size_t k = 0; k < m && !st; k++) {
+        model_eval me = {NAN, acc[k], NAN, calloc(e->words, sizeof(uint64_t))};
+        if (!me.wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
+        const int32_t *pred = e->pred + k * n;
+        for (size_t s2 = 0; s2 < n; s2++)
+            if (pred[s2] != e->test.y[s2]) me.wrong[s2 / 64] |= 1ull << (s2 % 64);
+        pd_eval_baseline *base = &j->r->base[which[k]];
+        base->test_acc[i] = me.test_acc;
+        base->max_iou[i] = max_iou_to(&me, j->orig, K, e->words, (size_t)-1);
+        free(me.wrong);
+    }
+    return st;
+}
+
 static pd_status item_original(evaluator *e, size_t k, eval_job *j) {
     return eval_vector(e, j->O + k * j->D, 1, j->recorded ? j->recorded + k * e->words : NULL,
                        &j->orig[k]);
@@ -507,7 +548,8 @@ static pd_status item_generated(evaluator *e, size_t i, eval_job *j) {
 static pd_status item_baselines(evaluator *e, size_t i, eval_job *j) {
     const size_t D = j->D, K = j->K, FT = PD_EVAL_NOISE_AMPS, AVG = FT + 1, GAUSS = FT + 2;
     const float *O = j->O;
-    float *tmp = e->tmp;
+    float *vec = e->tmp; /* baseline b's vector at b × D */
+    int made[PD_EVAL_BASELINES] = {0};
     pd_rng rng;
     pd_status st = PD_OK;
     pd_net_set_trainable(&e->net, 1);
@@ -516,12 +558,11 @@ static pd_status item_baselines(evaluator *e, size_t i, eval_job *j) {
         pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 30);
         double dd;
         size_t k = pd_nearest_row(j->G + i * D, O, K, D, (size_t)-1, &dd);
-        for (int a = 0; a < PD_EVAL_NOISE_AMPS && !st; a++) {
+        for (int a = 0; a < PD_EVAL_NOISE_AMPS; a++) {
             for (size_t c = 0; c < D; c++)
-                tmp[c] = O[k * D + c] + (float)noise_amps[a] * pd_rng_normal(&rng);
-            st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[a], i);
+                vec[a * D + c] = O[k * D + c] + (float)noise_amps[a] * pd_rng_normal(&rng);
+            made[a] = 1;
         }
-        if (st) return st;
         /* a short fine-tune of the nearest original's subset */
         pd_params_scatter(&e->net.params, O + k * D);
         memset(e->net.params.m, 0, e->net.params.total * sizeof(float));
@@ -531,18 +572,16 @@ static pd_status item_baselines(evaluator *e, size_t i, eval_job *j) {
         pd_fit_opts fo = {{0.01f, 0.9f, 0.0f, 5e-4f, 0}, 128, 0, 0, 0};
         st = pd_fit_steps(&e->net, e->g, &e->train, &fo, &rng, e->order, &cursor, &step,
                           j->o->finetune_steps, NULL);
-        if (!st) {
-            pd_params_gather(&e->net.params, tmp);
-            st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[FT], i);
-        }
         if (st) return st;
+        pd_params_gather(&e->net.params, vec + FT * D);
+        made[FT] = 1;
     }
     pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 31);
-    pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, tmp);
-    if ((st = eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[AVG], i))) return st;
+    pd_baseline_average(O, K, D, PD_AVERAGE_OF, &rng, vec + AVG * D);
     pd_rng_seed(&rng, j->o->seed, ((uint64_t)(i + 1) << 8) | 32);
-    pd_baseline_gaussian(j->mean, j->sd, D, &rng, tmp);
-    return eval_baseline(e, tmp, O, j->orig, K, D, &j->r->base[GAUSS], i);
+    pd_baseline_gaussian(j->mean, j->sd, D, &rng, vec + GAUSS * D);
+    made[AVG] = made[GAUSS] = 1;
+    return eval_baselines(e, vec, made, j, i);
 }
 
 /* models per baseline: baseline_n (0: as many as generated models) */

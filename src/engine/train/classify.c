@@ -95,43 +95,82 @@ pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
     return PD_OK;
 }
 
+/* samples [b0, b0 + nb) of f through the network in eval mode: correct
+ * predictions and the batch's summed loss added, predictions into pred
+ * (indexed by sample) when given; 0 when the graph ran out of memory */
+static int eval_batch(pd_net *net, pd_graph *g, const pd_feats *f, size_t b0, size_t nb,
+                      int32_t *labels, size_t *correct, double *lsum, int32_t *pred) {
+    pd_g_reset(g);
+    pd_g_set_grad(g, 0);
+    /* the batch's rows are consecutive: the graph reads them in place
+     * (no gradients, so nothing writes to them) instead of a zeroed copy,
+     * two passes over the features fewer per model */
+    size_t shp[4] = {nb, f->shape[0], f->shape[1], f->shape[2]};
+    pd_val *x = pd_g_input(g, (float *)f->x + b0 * f->stride, f->ndim + 1, shp, 0);
+    for (size_t i = 0; i < nb; i++) labels[i] = f->y[b0 + i];
+    pd_val *logits = pd_net_forward(net, g, x, 0, f->from_stage, net->nstages);
+    pd_val *l = pd_g_xent(g, logits, labels);
+    if (pd_g_failed(g)) return 0;
+    *lsum += (double)l->v[0] * (double)nb;
+    size_t c = logits->shape[1];
+    for (size_t i = 0; i < nb; i++) {
+        const float *row = logits->v + i * c;
+        size_t best = 0;
+        for (size_t k = 1; k < c; k++)
+            if (row[k] > row[best]) best = k;
+        *correct += (int32_t)best == labels[i];
+        if (pred) pred[b0 + i] = (int32_t)best;
+    }
+    return 1;
+}
+
 pd_status pd_evaluate(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
                       double *acc, double *loss, int32_t *pred) {
     int32_t *labels = malloc(batch * sizeof(int32_t));
     if (!labels) return pd_fail(PD_ERR_NOMEM, "out of memory for evaluation");
     size_t correct = 0;
     double lsum = 0.0;
-    for (size_t b0 = 0; b0 < f->n; b0 += batch) {
+    int ok = 1;
+    for (size_t b0 = 0; b0 < f->n && ok; b0 += batch) {
         size_t nb = f->n - b0 < batch ? f->n - b0 : batch;
-        pd_g_reset(g);
-        pd_g_set_grad(g, 0);
-        /* the batch's rows are consecutive: the graph reads them in place
-         * (no gradients, so nothing writes to them) instead of a zeroed
-         * copy, two passes over the features fewer per model */
-        size_t shp[4] = {nb, f->shape[0], f->shape[1], f->shape[2]};
-        pd_val *x = pd_g_input(g, (float *)f->x + b0 * f->stride, f->ndim + 1, shp, 0);
-        for (size_t i = 0; i < nb; i++) labels[i] = f->y[b0 + i];
-        pd_val *logits = pd_net_forward(net, g, x, 0, f->from_stage, net->nstages);
-        pd_val *l = pd_g_xent(g, logits, labels);
-        if (pd_g_failed(g)) break;
-        lsum += (double)l->v[0] * (double)nb;
-        size_t c = logits->shape[1];
-        for (size_t i = 0; i < nb; i++) {
-            const float *row = logits->v + i * c;
-            size_t best = 0;
-            for (size_t k = 1; k < c; k++)
-                if (row[k] > row[best]) best = k;
-            correct += (int32_t)best == labels[i];
-            if (pred) pred[b0 + i] = (int32_t)best;
-        }
+        ok = eval_batch(net, g, f, b0, nb, labels, &correct, &lsum, pred);
     }
-    int failed = pd_g_failed(g);
     pd_g_set_grad(g, 1);
     free(labels);
-    if (failed) return pd_fail(PD_ERR_NOMEM, "out of memory in evaluation");
+    if (!ok) return pd_fail(PD_ERR_NOMEM, "out of memory in evaluation");
     if (acc) *acc = f->n ? 100.0 * (double)correct / (double)f->n : 0.0;
     if (loss) *loss = f->n ? lsum / (double)f->n : 0.0;
     return PD_OK;
+}
+
+pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
+                           const float *vecs, size_t m, double *acc, int32_t *pred) {
+    const size_t D = pd_params_selected_size(&net->params);
+    int32_t *labels = malloc(batch * sizeof(int32_t));
+    size_t *correct = calloc(m + 1, sizeof(size_t));
+    if (!labels || !correct) {
+        free(labels);
+        free(correct);
+        return pd_fail(PD_ERR_NOMEM, "out of memory for evaluation");
+    }
+    double lsum = 0.0;
+    int ok = 1;
+    /* batches outside, models inside: a batch of features is read from
+     * memory once for all m models instead of m times */
+    for (size_t b0 = 0; b0 < f->n && ok; b0 += batch) {
+        size_t nb = f->n - b0 < batch ? f->n - b0 : batch;
+        for (size_t k = 0; k < m && ok; k++) {
+            pd_params_scatter(&net->params, vecs + k * D);
+            ok = eval_batch(net, g, f, b0, nb, labels, &correct[k], &lsum,
+                            pred ? pred + k * f->n : NULL);
+        }
+    }
+    pd_g_set_grad(g, 1);
+    for (size_t k = 0; k < m && ok; k++)
+        acc[k] = f->n ? 100.0 * (double)correct[k] / (double)f->n : 0.0;
+    free(labels);
+    free(correct);
+    return ok ? PD_OK : pd_fail(PD_ERR_NOMEM, "out of memory in evaluation");
 }
 
 pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,

@@ -1,0 +1,78 @@
+/*
+ * test_classify.c — evaluation of task networks: pd_evaluate_each (the
+ * models inside, the batches outside) gives every model the numbers of its
+ * own pd_evaluate call, to the bit, for a BatchNorm CNN (the fused
+ * BN/ReLU/pool path) and for ConvNet-3 (the fused oneDNN conv/ReLU/pool
+ * path where oneDNN is built in), with a last batch shorter than the rest.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "pdiff.h"
+#include "pdiff_net.h"
+
+enum { SAMPLES = 37, BATCH = 10, MODELS = 3, SIDE = 8, CLASSES = 4 };
+
+/* arch's network, its subset (NULL: the default one, last two norm layers'
+ * weights and biases) moved by noise for models 1 and 2 */
+static void check_each(const char *arch, const char *subset) {
+    pd_net_config nc;
+    memset(&nc, 0, sizeof nc);
+    snprintf(nc.arch, sizeof nc.arch, "%s", arch);
+    nc.width = 4;
+    nc.in_c = 1;
+    nc.in_h = nc.in_w = SIDE;
+    nc.classes = CLASSES;
+    pd_net net;
+    assert_int_equal(pd_net_create(&net, &nc, subset ? &subset : NULL, subset ? 1 : 0), PD_OK);
+    pd_rng r;
+    pd_rng_seed(&r, 81, 0);
+    pd_net_init(&net, &r);
+    const size_t D = pd_params_selected_size(&net.params);
+    float *x = tu_falloc(SAMPLES * SIDE * SIDE), *vecs = tu_falloc(MODELS * D);
+    int32_t y[SAMPLES];
+    tu_fill(&r, x, SAMPLES * SIDE * SIDE, -2, 2);
+    for (size_t i = 0; i < SAMPLES; i++) y[i] = (int32_t)pd_rng_below(&r, CLASSES);
+    pd_params_gather(&net.params, vecs);
+    for (size_t k = 1; k < MODELS; k++)
+        for (size_t c = 0; c < D; c++) vecs[k * D + c] = vecs[c] + 0.5f * pd_rng_normal(&r);
+    pd_feats f = {x, y, SAMPLES, 3, {1, SIDE, SIDE}, SIDE * SIDE, 0};
+    pd_graph *g = pd_graph_new();
+    assert_non_null(g);
+    double acc[MODELS], one;
+    int32_t pred[MODELS * SAMPLES], pred1[SAMPLES];
+    assert_int_equal(pd_evaluate_each(&net, g, &f, BATCH, vecs, MODELS, acc, pred), PD_OK);
+    int differ = 0;
+    for (size_t k = 0; k < MODELS; k++) {
+        pd_params_scatter(&net.params, vecs + k * D);
+        assert_int_equal(pd_evaluate(&net, g, &f, BATCH, &one, NULL, pred1), PD_OK);
+        assert_true(acc[k] == one);
+        assert_memory_equal(pred + k * SAMPLES, pred1, sizeof pred1);
+        differ += memcmp(pred, pred1, sizeof pred1) != 0;
+    }
+    assert_true(differ > 0); /* the models really differ */
+    pd_graph_free(g);
+    pd_net_free(&net);
+    free(x);
+    free(vecs);
+}
+
+static void test_each_cnn(void **state) {
+    (void)state;
+    check_each("cnn", NULL);
+}
+
+static void test_each_convnet3(void **state) {
+    (void)state;
+    check_each("convnet3", "*");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_each_cnn),
+        cmocka_unit_test(test_each_convnet3),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
