@@ -583,10 +583,6 @@ int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, c
     return backward(dx, dw, db, dy, x, w, &g);
 }
 
-int pd_conv2d_dnnl_usable(const pd_conv2d_shape *s) {
-    const geom g = conv2d_geom(s, 0, 0);
-    return usable(&g);
-}
 int pd_conv2d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
                            const pd_conv2d_shape *s) {
     const geom g = conv2d_geom(s, 0, 0);

@@ -38,7 +38,6 @@ int pd_convt1d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, c
 
 /* conv2d (ops.h's shape, fp32 or bf16 as s->math) the same way: training
  * plans, forward and backward */
-int pd_conv2d_dnnl_usable(const pd_conv2d_shape *s);
 int pd_conv2d_dnnl_forward(float *y, const float *x, const float *w, const float *b,
                            const pd_conv2d_shape *s);
 int pd_conv2d_dnnl_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
