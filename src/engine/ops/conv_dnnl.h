@@ -3,7 +3,8 @@
  * conventions) through oneDNN,
  * in the arithmetic of the shape's `math`: PD_MATH_F32, or PD_MATH_BF16
  * (inputs and weights rounded to bf16, fp32 accumulation, fp32 outputs and
- * gradients). conv1d.c and convt1d.c call it as the algorithm PD_CONV_DNNL.
+ * gradients). conv1d.c and convt1d.c call it as the algorithm PD_CONV_DNNL;
+ * conv2d.c wherever it has a kernel (PD_CONV_AUTO).
  *
  * Built with oneDNN (CMake finds Debian's libdnnl-dev) or not: without it
  * every function says "no" and the other algorithms run. With it, a shape
@@ -12,8 +13,8 @@
  * without AVX-512, may run bf16 shapes in fp32 instead — never fails.
  * PDIFF_DNNL=0 in the environment turns oneDNN off (then bf16 is fp32).
  */
-#ifndef PD_CONV1D_DNNL_H
-#define PD_CONV1D_DNNL_H
+#ifndef PD_CONV_DNNL_H
+#define PD_CONV_DNNL_H
 
 #include "engine/ops/ops.h"
 
