@@ -128,8 +128,7 @@ static pd_status report_init(report_data *rd, size_t K, size_t D, size_t ntest) 
  * k is recorded once: workers may record different k at once) */
 static void report_record(report_data *rd, const pd_net *net, const pd_feats *test, size_t k,
                           double acc, const int32_t *pred) {
-    for (size_t i = 0; i < test->n; i++)
-        if (pred[i] != test->y[i]) rd->wrong[k * rd->words + i / 64] |= 1ull << (i % 64);
+    pd_bits_mark_wrong(rd->wrong + k * rd->words, pred, test->y, test->n);
     rd->acc[k] = acc;
     pd_params_gather(&net->params, rd->V + k * rd->D);
     rd->have[k] = 1;

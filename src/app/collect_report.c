@@ -17,6 +17,11 @@ double pd_bits_iou(const uint64_t *a, const uint64_t *b, size_t words) {
     return un ? (double)in / (double)un : 1.0;
 }
 
+void pd_bits_mark_wrong(uint64_t *wrong, const int32_t *pred, const int32_t *labels, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (pred[i] != labels[i]) wrong[i / 64] |= 1ull << (i % 64);
+}
+
 void pd_collect_report_make(const uint64_t *wrong, size_t words, const double *acc,
                             const float *V, size_t K, size_t D, size_t ntest,
                             pd_collect_report *r) {

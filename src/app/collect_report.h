@@ -30,6 +30,9 @@ typedef struct {
 /* IoU |a ∩ b| / |a ∪ b| of two bitsets of `words` 64-bit words (1 when
  * both are empty) */
 double pd_bits_iou(const uint64_t *a, const uint64_t *b, size_t words);
+/* sets bit i of `wrong` (zeroed by the caller) for each sample i < n whose
+ * prediction is not its label */
+void pd_bits_mark_wrong(uint64_t *wrong, const int32_t *pred, const int32_t *labels, size_t n);
 
 /* wrong (K × words bitsets of wrong test predictions), acc (K, %), V (K × D
  * subset vectors), ntest test samples */

@@ -126,8 +126,7 @@ static pd_status eval_vector(evaluator *e, const float *vec, int with_train,
         out->test_acc = n ? 100.0 * (double)(n - wrong) / (double)n : 0.0;
         return PD_OK;
     }
-    for (size_t i = 0; i < e->test.n; i++)
-        if (e->pred[i] != e->test.y[i]) out->wrong[i / 64] |= 1ull << (i % 64);
+    pd_bits_mark_wrong(out->wrong, e->pred, e->test.y, e->test.n);
     return PD_OK;
 }
 
@@ -481,7 +480,8 @@ static pd_status deal(eval_job *j, size_t n, item_fn fn, long per_item) {
     return st;
 }
 
-/* a non-finite baseline vector: no forward pass, NaN accuracy (eval_vector) */
+/* one baseline model evaluated alone (eval_vector; for a non-finite vector
+ * no forward pass, NaN accuracy) */
 static pd_status eval_baseline(evaluator *e, const float *vec, const float *O,
                                const model_eval *orig, size_t K, size_t D,
                                pd_eval_baseline *b, size_t i) {
@@ -520,9 +520,7 @@ static pd_status eval_baselines(evaluator *e, float *vec, const int *made, eval_
     for (size_t k = 0; k < m && !st; k++) {
         model_eval me = {NAN, acc[k], NAN, calloc(e->words, sizeof(uint64_t))};
         if (!me.wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
-        const int32_t *pred = e->pred + k * n;
-        for (size_t s2 = 0; s2 < n; s2++)
-            if (pred[s2] != e->test.y[s2]) me.wrong[s2 / 64] |= 1ull << (s2 % 64);
+        pd_bits_mark_wrong(me.wrong, e->pred + k * n, e->test.y, n);
         pd_eval_baseline *base = &j->r->base[which[k]];
         base->test_acc[i] = me.test_acc;
         base->max_iou[i] = max_iou_to(&me, j->orig, K, e->words, (size_t)-1);
