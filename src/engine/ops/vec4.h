@@ -12,6 +12,11 @@
 typedef float v4f __attribute__((vector_size(16)));
 typedef int v4i __attribute__((vector_size(16)));
 
+/* a function compiled for AVX-512, AVX2 and the baseline, the version run
+ * chosen when the program loads (GCC ifunc): for wide-vector kernels that
+ * the portable build would split into SSE registers */
+#define PD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 static inline v4f load4(const float *p) {
     v4f v;
     memcpy(&v, p, sizeof v); /* unaligned load */
