@@ -15,7 +15,7 @@
  *   pd_rng r; pd_rng_seed(&r, 1, 0);
  *   pd_net_init(&net, &r);
  *   pd_graph *g = pd_graph_new();
- *   pd_feats f = {te.x, te.y, te.n, 3, {1, 28, 28}, 784, 0};
+ *   pd_feats f = {te.x, te.y, te.n, 3, {1, 28, 28}, 784, 0, 0};
  *   double acc, loss;
  *   pd_evaluate(&net, g, &f, 500, &acc, &loss, NULL);
  *   pd_graph_free(g); pd_net_free(&net);
@@ -94,6 +94,9 @@ struct pd_net {
     char stage_prefix[PD_NET_MAX_STAGES][64]; /* '|'-separated prefixes */
     pd_stage_fn stage;
     float bn_momentum, bn_eps;
+    /* bit s: stage s begins BatchNorm -> ReLU -> 2x2 max-pool (stride 2) on
+     * its input, so evaluation may enter it with pooled windows */
+    uint64_t window_stages;
 };
 
 /* names of the known architectures, NULL-terminated */
@@ -133,6 +136,7 @@ typedef struct {
     size_t shape[3];
     size_t stride;        /* floats per sample */
     int from_stage;       /* stage these features enter */
+    int windows;          /* 1: pooled windows (pd_feats_pool_windows), eval only */
 } pd_feats;
 
 /* torch.optim.SGD: g += wd p; buf = momentum buf + (1 - dampening) g
@@ -178,5 +182,15 @@ PD_API pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, s
  * describes it */
 PD_API pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                                      int to, size_t batch, float **out, pd_feats *feat);
+
+/* For evaluation only. When stage f->from_stage of net begins BatchNorm ->
+ * ReLU -> 2x2 max-pool (net->window_stages), replaces the features (n, c,
+ * h, w) by each 2x2 window's max and min, (n, c, 2, h/2, w/2): BN then
+ * ReLU is monotonic per channel, so a model's pooled value is f(max) or
+ * f(min) of the window; pd_evaluate and pd_evaluate_each give the same
+ * numbers, bit for bit, reading 1/2.7 of the data. *out is malloc'd and
+ * *pooled describes it; for other stages *out = NULL and *pooled = *f. */
+PD_API pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **out,
+                                       pd_feats *pooled);
 
 #endif

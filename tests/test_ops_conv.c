@@ -663,13 +663,13 @@ static void test_maxpool_exact(void **state) {
 
 /* the fused inference op equals batch norm (eval) → ReLU → max-pool
  * exactly, with weights of both signs (a falling affine map pools the
- * minimum) */
+ * minimum); so does its windows form */
 static void test_bn_relu_maxpool_eval(void **state) {
     (void)state;
     pd_rng r;
     pd_rng_seed(&r, 23, 0);
-    const pd_pool2d_shape shapes[] = {{3, 6, 7, 8, 2, 2}, {2, 4, 9, 7, 3, 2}};
-    for (size_t si = 0; si < 2; si++) {
+    const pd_pool2d_shape shapes[] = {{3, 6, 7, 8, 2, 2}, {2, 4, 9, 7, 3, 2}, {2, 5, 7, 7, 2, 2}};
+    for (size_t si = 0; si < 3; si++) {
         const pd_pool2d_shape s = shapes[si];
         const size_t nx = s.n * s.c * s.h * s.w;
         const size_t ny = s.n * s.c * pd_pool2d_hout(&s) * pd_pool2d_wout(&s);
@@ -689,11 +689,23 @@ static void test_bn_relu_maxpool_eval(void **state) {
         pd_act_forward(h2, h, nx, PD_ACT_RELU, 0.0f);
         pd_maxpool2d_forward(y, am, h2, &s);
         pd_bn_relu_maxpool_eval(yf, x, ga, be, rm, rv, 1e-5f, &s);
+        /* 2 x 2 windows, stride 2: the same from the windows' max and min
+         * (pd_pool2x2_windows; odd h and w drop the last row / column) */
+        float *yw = NULL;
+        if (s.k == 2 && s.stride == 2) {
+            float *w2 = alloc_floats(s.n * s.c * 2 * (s.h / 2) * (s.w / 2));
+            yw = alloc_floats(ny);
+            pd_pool2x2_windows(w2, x, s.n * s.c, s.h, s.w);
+            pd_bn_relu_windows_eval(yw, w2, ga, be, rm, rv, 1e-5f, &s);
+            free(w2);
+        }
         int positive = 0;
         for (size_t i = 0; i < ny; i++) {
             assert_true(yf[i] == y[i]);
+            if (yw) assert_true(yw[i] == y[i]);
             positive += y[i] > 0.0f;
         }
+        free(yw);
         assert_true(positive > 0 && (size_t)positive < ny); /* both ReLU sides */
         float *all[] = {x, h, h2, y, yf, ga, be, rm, rv};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);

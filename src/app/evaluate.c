@@ -48,7 +48,8 @@ typedef struct {
 typedef struct {
     pd_net net;
     pd_graph *g;
-    pd_feats test, train;
+    pd_feats test, train; /* train: what the fine-tune baseline trains on */
+    pd_feats train_eval;  /* train to evaluate on (pooled windows where possible) */
     int32_t *pred;  /* test predictions of the baselines (PD_EVAL_BASELINES × test n) */
     size_t words;
     float *tmp;     /* the baselines' vectors (PD_EVAL_BASELINES × D) */
@@ -111,7 +112,7 @@ static pd_status eval_vector(evaluator *e, const float *vec, int with_train,
         st = pd_evaluate(&e->net, e->g, &e->test, EVAL_BATCH, &out->test_acc, NULL, e->pred);
     out->train_acc = NAN;
     if (!st && with_train)
-        st = pd_evaluate(&e->net, e->g, &e->train, EVAL_BATCH, &out->train_acc, NULL, NULL);
+        st = pd_evaluate(&e->net, e->g, &e->train_eval, EVAL_BATCH, &out->train_acc, NULL, NULL);
     if (st) return st;
     out->wrong = calloc(e->words, sizeof(uint64_t));
     if (!out->wrong) return pd_fail(PD_ERR_NOMEM, "out of memory");
@@ -734,18 +735,25 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     const size_t train_n = train.n < o->eval_train ? train.n : o->eval_train;
     if ((st = evaluator_open(e, &m, o->ckpt_dir, test.n, train_n))) goto done;
     int cut = pd_net_cut_stage(&e->net);
-    pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0};
+    pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0, 0};
     pd_feats ftrain = ftest;
     ftrain.x = train.x;
     ftrain.y = train.y;
     ftrain.n = train_n;
-    float *cache_test = NULL, *cache_train = NULL;
+    float *cache_test = NULL, *cache_train = NULL, *cache_train_eval = NULL;
     if ((st = pd_compute_features(&e->net, e->g, &ftest, cut, 500, &cache_test, &e->test))) goto done;
     st = pd_compute_features(&e->net, e->g, &ftrain, cut, 500, &cache_train, &e->train);
-    if (st) {
+    /* where the first tail stage pools through BN and ReLU, the models
+     * are evaluated on the windows' max and min (the same numbers, less
+     * data); test features serve only evaluation, so they are replaced */
+    float *pooled = NULL;
+    if (!st) st = pd_feats_pool_windows(&e->net, &e->test, &pooled, &e->test);
+    if (pooled) {
         free(cache_test);
-        goto done;
+        cache_test = pooled;
     }
+    if (!st) st = pd_feats_pool_windows(&e->net, &e->train, &cache_train_eval, &e->train_eval);
+    if (st) goto free_cache;
 
     orig = calloc(K, sizeof *orig);
     gen = calloc(N ? N : 1, sizeof *gen);
@@ -760,6 +768,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
         st = evaluator_open(&ev[w], &m, o->ckpt_dir, test.n, train_n);
         ev[w].test = e->test;
         ev[w].train = e->train;
+        ev[w].train_eval = e->train_eval;
     }
     if (st) goto free_cache;
     /* collect's record of the originals' test predictions, when it is of
@@ -889,6 +898,7 @@ free_cache:
     free(recorded);
     free(cache_test);
     free(cache_train);
+    free(cache_train_eval);
 done:
     for (size_t k = 0; orig && k < K; k++) free(orig[k].wrong);
     for (size_t i = 0; gen && i < N; i++) free(gen[i].wrong);

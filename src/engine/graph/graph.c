@@ -138,7 +138,7 @@ void *pd_g_alloc_zero(pd_graph *g, size_t bytes) {
 /* A failed allocation must not crash the caller: ops fall back to this
  * scratch value, and the caller checks pd_g_failed. */
 static float dummy_store[64];
-static pd_val dummy_val = {dummy_store, NULL, 1, {1, 1, 1, 1}, 1};
+static pd_val dummy_val = {dummy_store, NULL, 1, {1, 1, 1, 1}, 1, 0};
 
 static pd_val *make_val(pd_graph *g, int ndim, const size_t *shape, int grad) {
     pd_val *x = pd_g_alloc_zero(g, sizeof *x);
@@ -369,6 +369,18 @@ pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val 
     OUT(g, 4, shp, x, gamma, beta);
     pd_bn_relu_maxpool_eval(y->v, x->v, VAL(gamma), VAL(beta), running_mean, running_var,
                             eps, &s);
+    return y;
+}
+
+pd_val *pd_g_bn_relu_windows_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                  const float *running_mean, const float *running_var,
+                                  float eps) {
+    /* x (n, c, 2 ho, wo): the windows of an (n, c, 2 ho, 2 wo) input */
+    pd_pool2d_shape s = {x->shape[0], x->shape[1], x->shape[2], 2 * x->shape[3], 2, 2};
+    size_t shp[4] = {s.n, s.c, x->shape[2] / 2, x->shape[3]};
+    OUT(g, 4, shp, x, gamma, beta);
+    pd_bn_relu_windows_eval(y->v, x->v, VAL(gamma), VAL(beta), running_mean, running_var, eps,
+                            &s);
     return y;
 }
 

@@ -25,6 +25,10 @@ struct pd_val {
     int ndim;
     size_t shape[4];
     size_t numel;
+    /* (n, c, 2 ho, wo): each 2x2 window's max (rows [0, ho)) and min (rows
+     * [ho, 2 ho)) of an (n, c, h, w) tensor; read only by pd_nn_bn_relu_pool
+     * in evaluation (pd_feats_pool_windows) */
+    int windows;
 };
 
 /* pd_graph_new / pd_graph_free are public (pdiff_net.h) */
@@ -80,6 +84,10 @@ pd_val *pd_g_conv2d_relu_maxpool(pd_graph *g, pd_val *x, pd_val *w, pd_val *b, s
 pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
                                   const float *running_mean, const float *running_var,
                                   float eps, size_t k, size_t stride);
+/* the same op entered with pooled windows (x->windows): y (n, c, ho, wo) */
+pd_val *pd_g_bn_relu_windows_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                  const float *running_mean, const float *running_var,
+                                  float eps);
 pd_val *pd_g_gap(pd_graph *g, pd_val *x); /* (n, c, ...) → (n, c) */
 /* batch norm over (n, c, rest...). train: batch statistics, running stats
  * updated (momentum); eval: running statistics. gamma/beta may be NULL. */

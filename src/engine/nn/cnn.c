@@ -58,5 +58,7 @@ pd_status pd_arch_cnn(pd_net *net) {
     pd_nn_stage(net, "bn4.");
     pd_nn_stage(net, "fc2.");
     net->stage = cnn_stage;
+    /* stages 1, 3, 5: bn1..bn3 -> ReLU -> 2x2 pool (pd_nn_bn_relu_pool) */
+    net->window_stages = (1u << 1) | (1u << 3) | (1u << 5);
     return st;
 }

@@ -86,6 +86,9 @@ pd_val *pd_nn_bn_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name
                                                  0.0f), 2, 2);
     pd_tensor *w = need(net, name, "weight"), *b = need(net, name, "bias");
     pd_tensor *rm = need(net, name, "running_mean"), *rv = need(net, name, "running_var");
+    if (x->windows)
+        return pd_g_bn_relu_windows_eval(g, x, pd_g_param(g, w), pd_g_param(g, b), rm->data,
+                                         rv->data, net->bn_eps);
     return pd_g_bn_relu_maxpool_eval(g, x, pd_g_param(g, w), pd_g_param(g, b), rm->data,
                                      rv->data, net->bn_eps, 2, 2);
 }

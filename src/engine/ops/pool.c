@@ -162,31 +162,47 @@ static float bn_eval_scale(const float *gamma, const float *running_var, float e
     return (float)rs * (gamma ? gamma[ch] : 1.0f);
 }
 
-/* one plane of pd_bn_relu_maxpool_eval with 2 x 2 windows, stride 2: the
- * window's max (rising) or min, in the general loop's order, so the same
- * bits (the general loop took ~38 ns a 7 x 7 plane, this one 21-26) */
+/* the extreme of a 2 x 2 window (rising: max, else min), compared in the
+ * general loop's order (row by row), so the same bits */
+static inline float window_extreme(const float *r0, const float *r1, int rising) {
+    float e = r0[0];
+    if (rising) {
+        e = r0[1] > e ? r0[1] : e;
+        e = r1[0] > e ? r1[0] : e;
+        e = r1[1] > e ? r1[1] : e;
+    } else {
+        e = r0[1] < e ? r0[1] : e;
+        e = r1[0] < e ? r1[0] : e;
+        e = r1[1] < e ? r1[1] : e;
+    }
+    return e;
+}
+
+/* one plane of pd_bn_relu_maxpool_eval with 2 x 2 windows, stride 2 (the
+ * general loop took ~38 ns a 7 x 7 plane, this one 21-26) */
 static void bn_relu_pool2x2_plane(float *yp, const float *xp, size_t ho, size_t wo, size_t w,
                                   int rising, float mu, float a, float b) {
     for (size_t oy = 0; oy < ho; oy++) {
         const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
         float *out = yp + oy * wo;
-        if (rising) {
+        for (size_t ox = 0; ox < wo; ox++) {
+            const float t = (window_extreme(r0 + 2 * ox, r1 + 2 * ox, rising) - mu) * a + b;
+            out[ox] = t < 0.0f ? 0.0f : t;
+        }
+    }
+}
+
+void pd_pool2x2_windows(float *w2, const float *x, size_t planes, size_t h, size_t w) {
+    const size_t ho = h / 2, wo = w / 2, plane = ho * wo;
+#pragma omp parallel for schedule(static) if (planes * plane > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * h * w;
+        float *hi = w2 + 2 * p * plane, *lo = hi + plane;
+        for (size_t oy = 0; oy < ho; oy++) {
+            const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
             for (size_t ox = 0; ox < wo; ox++) {
-                float e = r0[2 * ox];
-                e = r0[2 * ox + 1] > e ? r0[2 * ox + 1] : e;
-                e = r1[2 * ox] > e ? r1[2 * ox] : e;
-                e = r1[2 * ox + 1] > e ? r1[2 * ox + 1] : e;
-                const float t = (e - mu) * a + b;
-                out[ox] = t < 0.0f ? 0.0f : t;
-            }
-        } else {
-            for (size_t ox = 0; ox < wo; ox++) {
-                float e = r0[2 * ox];
-                e = r0[2 * ox + 1] < e ? r0[2 * ox + 1] : e;
-                e = r1[2 * ox] < e ? r1[2 * ox] : e;
-                e = r1[2 * ox + 1] < e ? r1[2 * ox + 1] : e;
-                const float t = (e - mu) * a + b;
-                out[ox] = t < 0.0f ? 0.0f : t;
+                hi[oy * wo + ox] = window_extreme(r0 + 2 * ox, r1 + 2 * ox, 1);
+                lo[oy * wo + ox] = window_extreme(r0 + 2 * ox, r1 + 2 * ox, 0);
             }
         }
     }
@@ -239,6 +255,33 @@ void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
                     const float t = (e - mu) * a + b;
                     yp[oy * wo + ox] = t < 0.0f ? 0.0f : t;
                 }
+            }
+        }
+    }
+}
+
+void pd_bn_relu_windows_eval(float *y, const float *w2, const float *gamma,
+                             const float *beta, const float *running_mean,
+                             const float *running_var, float eps,
+                             const pd_pool2d_shape *s) {
+    const size_t plane = (s->h / 2) * (s->w / 2);
+    if (plane == 0) return;
+    float scales[BN_SCALES_ON_STACK];
+    const int kept = s->c <= BN_SCALES_ON_STACK;
+    for (size_t ch = 0; kept && ch < s->c; ch++)
+        scales[ch] = bn_eval_scale(gamma, running_var, eps, ch);
+#pragma omp parallel for schedule(static) if (s->n * s->c * plane > PD_OMP_MIN_WORK)
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t ch = 0; ch < s->c; ch++) {
+            const float a = kept ? scales[ch] : bn_eval_scale(gamma, running_var, eps, ch);
+            const float b = beta ? beta[ch] : 0.0f, mu = running_mean[ch];
+            const size_t p = i * s->c + ch;
+            /* the max plane for a rising map (a >= 0), else the min plane */
+            const float *e = w2 + (2 * p + (a >= 0.0f ? 0 : 1)) * plane;
+            float *yp = y + p * plane;
+            for (size_t j = 0; j < plane; j++) {
+                const float t = (e[j] - mu) * a + b;
+                yp[j] = t < 0.0f ? 0.0f : t;
             }
         }
     }

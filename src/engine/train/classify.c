@@ -52,6 +52,7 @@ pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
                        const pd_fit_opts *o, pd_rng *rng, int32_t *order,
                        size_t *cursor, long *step, long steps, double *mean_loss) {
     pd_params *p = &net->params;
+    if (f->windows) return pd_fail(PD_ERR_ARG, "training needs features, not pooled windows");
     pd_status st = pd_params_alloc_state(p);
     if (st) return st;
     int32_t *labels = malloc(o->batch * sizeof(int32_t));
@@ -106,7 +107,12 @@ static int eval_batch(pd_net *net, pd_graph *g, const pd_feats *f, size_t b0, si
      * (no gradients, so nothing writes to them) instead of a zeroed copy,
      * two passes over the features fewer per model */
     size_t shp[4] = {nb, f->shape[0], f->shape[1], f->shape[2]};
+    if (f->windows) { /* (c, 2, h/2, w/2) per sample: pd_g_bn_relu_windows_eval */
+        shp[2] = 2 * (f->shape[1] / 2);
+        shp[3] = f->shape[2] / 2;
+    }
     pd_val *x = pd_g_input(g, (float *)f->x + b0 * f->stride, f->ndim + 1, shp, 0);
+    x->windows = f->windows;
     for (size_t i = 0; i < nb; i++) labels[i] = f->y[b0 + i];
     pd_val *logits = pd_net_forward(net, g, x, 0, f->from_stage, net->nstages);
     pd_val *l = pd_g_xent(g, logits, labels);
@@ -175,6 +181,7 @@ pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, size_t b
 
 pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                               int to, size_t batch, float **out, pd_feats *feat) {
+    if (f->windows) return pd_fail(PD_ERR_ARG, "features from pooled windows: not supported");
     int32_t *idx = malloc(batch * sizeof(int32_t));
     int32_t *labels = malloc(batch * sizeof(int32_t));
     float *buf = NULL;
@@ -202,7 +209,7 @@ pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                 goto done;
             }
             *feat = (pd_feats){buf, f->y, f->n, h->ndim - 1,
-                               {h->shape[1], h->shape[2], h->shape[3]}, per, to};
+                               {h->shape[1], h->shape[2], h->shape[3]}, per, to, 0};
         }
         memcpy(buf + b0 * per, h->v, nb * per * sizeof(float));
     }
@@ -214,4 +221,24 @@ done:
     free(idx);
     free(labels);
     return st;
+}
+
+pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **out,
+                                pd_feats *pooled) {
+    const pd_feats in = *f; /* pooled may be f */
+    const int s = in.from_stage;
+    *out = NULL;
+    *pooled = in;
+    if (in.windows || in.ndim != 3 || s < 0 || s >= 64 || !((net->window_stages >> s) & 1))
+        return PD_OK;
+    const size_t c = in.shape[0], h = in.shape[1], w = in.shape[2];
+    const size_t per = c * 2 * (h / 2) * (w / 2);
+    float *buf = malloc((in.n * per > 0 ? in.n * per : 1) * sizeof(float));
+    if (!buf) return pd_fail(PD_ERR_NOMEM, "out of memory: %zu pooled windows", in.n * per);
+    pd_pool2x2_windows(buf, in.x, in.n * c, h, w);
+    *out = buf;
+    pooled->x = buf;
+    pooled->stride = per;
+    pooled->windows = 1;
+    return PD_OK;
 }
