@@ -198,12 +198,33 @@ void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
     }
 }
 
+/* channels of the row-by-row BatchNorm1d path (scales on the stack) */
+#define BN_ROW_CHANNELS 4096
+
 /* x, y (n, c, sp); running_mean/var (c); gamma, beta (c) or NULL */
 void pd_batchnorm_forward_eval(float *y, const float *x, const float *gamma,
                                const float *beta, const float *running_mean,
                                const float *running_var, const pd_norm_shape *s) {
     const int par = s->n * s->c * s->sp >= NORM_PAR_MIN && s->c > 1;
     (void)par;
+    if (s->sp == 1 && s->c <= BN_ROW_CHANNELS) {
+        /* BatchNorm1d (n, c): row by row, contiguous, instead of channel by
+         * channel with a stride of c (eval: 11 % of it in bn4); the same
+         * arithmetic per value */
+        float a[BN_ROW_CHANNELS], b[BN_ROW_CHANNELS];
+        for (size_t ch = 0; ch < s->c; ch++) {
+            double rs = 1.0 / sqrt((double)running_var[ch] + (double)s->eps);
+            a[ch] = (float)rs * (gamma ? gamma[ch] : 1.0f);
+            b[ch] = beta ? beta[ch] : 0.0f;
+        }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par && s->n > 1)
+#endif
+        for (size_t i = 0; i < s->n; i++)
+            for (size_t ch = 0; ch < s->c; ch++)
+                y[i * s->c + ch] = (x[i * s->c + ch] - running_mean[ch]) * a[ch] + b[ch];
+        return;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (par)
 #endif
