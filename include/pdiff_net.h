@@ -185,10 +185,11 @@ PD_API pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f
 
 /* For evaluation only. When stage f->from_stage of net begins BatchNorm ->
  * ReLU -> 2x2 max-pool (net->window_stages), replaces the features (n, c,
- * h, w) by each 2x2 window's max and min, (n, c, 2, h/2, w/2): BN then
+ * h, w) by each 2x2 window's max and min, (n, 2, c, h/2, w/2): BN then
  * ReLU is monotonic per channel, so a model's pooled value is f(max) or
  * f(min) of the window; pd_evaluate and pd_evaluate_each give the same
- * numbers, bit for bit, reading 1/2.7 of the data. *out is malloc'd and
+ * numbers, bit for bit, reading 9 instead of 49 values a 7 x 7 plane (the
+ * max half only, where the scale is positive). *out is malloc'd and
  * *pooled describes it; for other stages *out = NULL and *pooled = *f. */
 PD_API pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **out,
                                        pd_feats *pooled);

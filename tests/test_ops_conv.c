@@ -695,7 +695,7 @@ static void test_bn_relu_maxpool_eval(void **state) {
         if (s.k == 2 && s.stride == 2) {
             float *w2 = alloc_floats(s.n * s.c * 2 * (s.h / 2) * (s.w / 2));
             yw = alloc_floats(ny);
-            pd_pool2x2_windows(w2, x, s.n * s.c, s.h, s.w);
+            pd_pool2x2_windows(w2, x, s.n, s.c, s.h, s.w);
             pd_bn_relu_windows_eval(yw, w2, ga, be, rm, rv, 1e-5f, &s);
             free(w2);
         }

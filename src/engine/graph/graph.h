@@ -25,8 +25,8 @@ struct pd_val {
     int ndim;
     size_t shape[4];
     size_t numel;
-    /* (n, c, 2 ho, wo): each 2x2 window's max (rows [0, ho)) and min (rows
-     * [ho, 2 ho)) of an (n, c, h, w) tensor; read only by pd_nn_bn_relu_pool
+    /* shape (n, c, 2 ho, wo) holding pd_pool2x2_windows of an (n, c, h, w)
+     * tensor (laid out (n, 2, c, ho, wo)); read only by pd_nn_bn_relu_pool
      * in evaluation (pd_feats_pool_windows) */
     int windows;
 };

@@ -121,9 +121,11 @@ void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
                              const pd_pool2d_shape *s);
 void pd_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                            const pd_pool2d_shape *s);
-/* x (planes, h, w) -> w2 (planes, 2, h/2, w/2): each 2x2 window (stride 2)
- * its max, then its min, compared in pd_bn_relu_maxpool_eval's order */
-void pd_pool2x2_windows(float *w2, const float *x, size_t planes, size_t h, size_t w);
+/* x (n, c, h, w) -> w2 (n, 2, c, h/2, w/2): each 2x2 window's (stride 2)
+ * max, then per sample all channels' min, compared in
+ * pd_bn_relu_maxpool_eval's order. Maxima and minima in separate halves of
+ * a sample: channels with a positive BN scale read only the max half */
+void pd_pool2x2_windows(float *w2, const float *x, size_t n, size_t c, size_t h, size_t w);
 /* pd_bn_relu_maxpool_eval with k = stride = 2 from the windows of x
  * (pd_pool2x2_windows; s: x's shape): the same bits, reading the max or
  * the min plane by the sign of the channel's scale */

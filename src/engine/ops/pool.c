@@ -192,12 +192,13 @@ static void bn_relu_pool2x2_plane(float *yp, const float *xp, size_t ho, size_t 
     }
 }
 
-void pd_pool2x2_windows(float *w2, const float *x, size_t planes, size_t h, size_t w) {
+void pd_pool2x2_windows(float *w2, const float *x, size_t n, size_t c, size_t h, size_t w) {
     const size_t ho = h / 2, wo = w / 2, plane = ho * wo;
-#pragma omp parallel for schedule(static) if (planes * plane > PD_OMP_MIN_WORK)
-    for (size_t p = 0; p < planes; p++) {
+#pragma omp parallel for schedule(static) if (n * c * plane > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < n * c; p++) {
+        const size_t i = p / c, ch = p % c;
         const float *xp = x + p * h * w;
-        float *hi = w2 + 2 * p * plane, *lo = hi + plane;
+        float *hi = w2 + (2 * i * c + ch) * plane, *lo = hi + c * plane;
         for (size_t oy = 0; oy < ho; oy++) {
             const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
             for (size_t ox = 0; ox < wo; ox++) {
@@ -260,25 +261,61 @@ void pd_bn_relu_maxpool_eval(float *y, const float *x, const float *gamma,
     }
 }
 
+/* values of one sample's (c, ho, wo) block whose per-value scale, shift and
+ * mean fit on the stack in pd_bn_relu_windows_eval's flat path */
+#define WINDOWS_FLAT_MAX 2048
+
 void pd_bn_relu_windows_eval(float *y, const float *w2, const float *gamma,
                              const float *beta, const float *running_mean,
                              const float *running_var, float eps,
                              const pd_pool2d_shape *s) {
-    const size_t plane = (s->h / 2) * (s->w / 2);
+    const size_t plane = (s->h / 2) * (s->w / 2), per = s->c * plane;
     if (plane == 0) return;
     float scales[BN_SCALES_ON_STACK];
     const int kept = s->c <= BN_SCALES_ON_STACK;
     for (size_t ch = 0; kept && ch < s->c; ch++)
         scales[ch] = bn_eval_scale(gamma, running_var, eps, ch);
-#pragma omp parallel for schedule(static) if (s->n * s->c * plane > PD_OMP_MIN_WORK)
+    if (kept && per <= WINDOWS_FLAT_MAX) {
+        /* a sample's block as one flat loop over c * plane values (9 per
+         * plane is too short a loop): the channel's mean, scale and shift
+         * repeated per value, the source picked per value (max where the
+         * scale is >= 0); the same arithmetic, so the same bits */
+        float mu[WINDOWS_FLAT_MAX], a[WINDOWS_FLAT_MAX], b[WINDOWS_FLAT_MAX];
+        int falling = 0;
+        for (size_t ch = 0; ch < s->c; ch++)
+            for (size_t j = 0; j < plane; j++) {
+                mu[ch * plane + j] = running_mean[ch];
+                a[ch * plane + j] = scales[ch];
+                b[ch * plane + j] = beta ? beta[ch] : 0.0f;
+                falling |= scales[ch] < 0.0f;
+            }
+#pragma omp parallel for schedule(static) if (s->n * per > PD_OMP_MIN_WORK)
+        for (size_t i = 0; i < s->n; i++) {
+            const float *hi = w2 + 2 * i * per, *lo = hi + per;
+            float *yi = y + i * per;
+            if (!falling) {
+                for (size_t k = 0; k < per; k++) {
+                    const float t = (hi[k] - mu[k]) * a[k] + b[k];
+                    yi[k] = t < 0.0f ? 0.0f : t;
+                }
+            } else {
+                for (size_t k = 0; k < per; k++) {
+                    const float e = a[k] >= 0.0f ? hi[k] : lo[k];
+                    const float t = (e - mu[k]) * a[k] + b[k];
+                    yi[k] = t < 0.0f ? 0.0f : t;
+                }
+            }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (s->n * per > PD_OMP_MIN_WORK)
     for (size_t i = 0; i < s->n; i++) {
         for (size_t ch = 0; ch < s->c; ch++) {
             const float a = kept ? scales[ch] : bn_eval_scale(gamma, running_var, eps, ch);
             const float b = beta ? beta[ch] : 0.0f, mu = running_mean[ch];
-            const size_t p = i * s->c + ch;
             /* the max plane for a rising map (a >= 0), else the min plane */
-            const float *e = w2 + (2 * p + (a >= 0.0f ? 0 : 1)) * plane;
-            float *yp = y + p * plane;
+            const float *e = w2 + ((2 * i + (a >= 0.0f ? 0 : 1)) * s->c + ch) * plane;
+            float *yp = y + (i * s->c + ch) * plane;
             for (size_t j = 0; j < plane; j++) {
                 const float t = (e[j] - mu) * a + b;
                 yp[j] = t < 0.0f ? 0.0f : t;

@@ -235,7 +235,7 @@ pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **ou
     const size_t per = c * 2 * (h / 2) * (w / 2);
     float *buf = malloc((in.n * per > 0 ? in.n * per : 1) * sizeof(float));
     if (!buf) return pd_fail(PD_ERR_NOMEM, "out of memory: %zu pooled windows", in.n * per);
-    pd_pool2x2_windows(buf, in.x, in.n * c, h, w);
+    pd_pool2x2_windows(buf, in.x, in.n, c, h, w);
     *out = buf;
     pooled->x = buf;
     pooled->stride = per;
