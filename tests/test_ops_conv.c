@@ -713,6 +713,97 @@ static void test_bn_relu_maxpool_eval(void **state) {
     }
 }
 
+/* the fused training op (batch statistics -> ReLU -> 2 x 2 max-pool):
+ * forward values, argmax and running statistics equal the three ops' to
+ * the bit; gradients (x, gamma, beta) match the composition's backward and
+ * finite differences. Odd h and w (a row and column the pool drops). */
+typedef struct {
+    pd_pool2d_shape s;
+    float *x, *ga, *be, *rm, *rv, *y, *r;
+    int32_t *am;
+} bnp_case;
+
+static double bnp_loss(void *ctx) {
+    bnp_case *c = ctx;
+    const pd_norm_shape ns = {c->s.n, c->s.c, c->s.h * c->s.w, 1e-5f};
+    float mean[16], rstd[16];
+    pd_batchnorm_stats_train(mean, rstd, NULL, NULL, c->x, 0.1f, &ns);
+    pd_bn_relu_maxpool_train_forward(c->y, c->am, c->x, mean, rstd, c->ga, c->be, &c->s);
+    return tu_dot(c->y, c->r, c->s.n * c->s.c * pd_pool2d_hout(&c->s) * pd_pool2d_wout(&c->s));
+}
+
+static double bnp_loss_scale(void *ctx) {
+    bnp_case *c = ctx;
+    bnp_loss(ctx);
+    return tu_dot_abs(c->y, c->r, c->s.n * c->s.c * pd_pool2d_hout(&c->s) * pd_pool2d_wout(&c->s));
+}
+
+static void test_bn_relu_maxpool_train(void **state) {
+    (void)state;
+    pd_rng r;
+    pd_rng_seed(&r, 24, 0);
+    const pd_pool2d_shape shapes[] = {{3, 5, 7, 9, 2, 2}, {4, 3, 6, 6, 2, 2}};
+    for (size_t si = 0; si < 2; si++) {
+        const pd_pool2d_shape s = shapes[si];
+        const pd_norm_shape ns = {s.n, s.c, s.h * s.w, 1e-5f};
+        const size_t nx = s.n * s.c * s.h * s.w;
+        const size_t ny = s.n * s.c * pd_pool2d_hout(&s) * pd_pool2d_wout(&s);
+        bnp_case c = {s, alloc_floats(nx), alloc_floats(s.c), alloc_floats(s.c),
+                      alloc_floats(s.c), alloc_floats(s.c), alloc_floats(ny), alloc_floats(ny),
+                      malloc(ny * sizeof(int32_t))};
+        float *h = alloc_floats(nx), *a = alloc_floats(nx), *y = alloc_floats(ny);
+        float *rm2 = alloc_floats(s.c), *rv2 = alloc_floats(s.c);
+        float mean[16], rstd[16], mean2[16], rstd2[16];
+        int32_t *am = malloc(ny * sizeof(int32_t));
+        assert_non_null(am);
+        tu_fill(&r, c.x, nx, -2.0f, 2.0f);
+        tu_fill(&r, c.ga, s.c, -1.5f, 1.5f); /* both signs */
+        tu_fill(&r, c.be, s.c, -0.5f, 0.5f);
+        tu_fill(&r, c.rm, s.c, -0.5f, 0.5f);
+        tu_fill(&r, c.rv, s.c, 0.5f, 2.0f);
+        tu_fill(&r, c.r, ny, -1.0f, 1.0f);
+        memcpy(rm2, c.rm, s.c * sizeof(float));
+        memcpy(rv2, c.rv, s.c * sizeof(float));
+        /* the three ops */
+        pd_batchnorm_forward_train(h, mean2, rstd2, rm2, rv2, c.x, c.ga, c.be, 0.1f, &ns);
+        pd_act_forward(a, h, nx, PD_ACT_RELU, 0.0f);
+        pd_maxpool2d_forward(y, am, a, &s);
+        /* fused */
+        pd_batchnorm_stats_train(mean, rstd, c.rm, c.rv, c.x, 0.1f, &ns);
+        pd_bn_relu_maxpool_train_forward(c.y, c.am, c.x, mean, rstd, c.ga, c.be, &s);
+        assert_memory_equal(c.y, y, ny * sizeof(float));
+        assert_memory_equal(c.am, am, ny * sizeof(int32_t));
+        assert_memory_equal(c.rm, rm2, s.c * sizeof(float));
+        assert_memory_equal(c.rv, rv2, s.c * sizeof(float));
+        int positive = 0;
+        for (size_t i = 0; i < ny; i++) positive += y[i] > 0.0f;
+        assert_true(positive > 0 && (size_t)positive < ny);
+        /* backward: the composition's, then the fused op's */
+        float *da = alloc_floats(nx), *dh = alloc_floats(nx), *dx2 = alloc_floats(nx);
+        float *dx = alloc_floats(nx), dg[16] = {0}, db[16] = {0}, dg2[16] = {0}, db2[16] = {0};
+        memset(da, 0, nx * sizeof(float)); /* the backward passes accumulate */
+        memset(dh, 0, nx * sizeof(float));
+        memset(dx2, 0, nx * sizeof(float));
+        memset(dx, 0, nx * sizeof(float));
+        pd_maxpool2d_backward(da, c.r, am, &s);
+        pd_act_backward(dh, da, h, a, nx, PD_ACT_RELU, 0.0f);
+        pd_batchnorm_backward_train(dx2, dg2, db2, dh, c.x, mean2, rstd2, c.ga, &ns);
+        pd_bn_relu_maxpool_train_backward(dx, dg, db, c.r, c.y, c.am, c.x, mean, rstd, c.ga, &s);
+        TU_ASSERT_CLOSE(dx, dx2, nx, 1e-4, 1e-5);
+        TU_ASSERT_CLOSE(dg, dg2, s.c, 1e-4, 1e-5);
+        TU_ASSERT_CLOSE(db, db2, s.c, 1e-4, 1e-5);
+        tu_gradcheck_stats(bnp_loss, bnp_loss_scale, &c, c.x, dx, nx, "bn_relu_pool dx", 1e-2);
+        tu_gradcheck_stats(bnp_loss, bnp_loss_scale, &c, c.ga, dg, s.c, "bn_relu_pool dgamma",
+                           1e-2);
+        tu_gradcheck_stats(bnp_loss, bnp_loss_scale, &c, c.be, db, s.c, "bn_relu_pool dbeta",
+                           1e-2);
+        float *all[] = {c.x, c.ga, c.be, c.rm, c.rv, c.y, c.r, h, a, y, rm2, rv2, da, dh, dx2, dx};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+        free(c.am);
+        free(am);
+    }
+}
+
 static void test_gap_exact(void **state) {
     (void)state;
     const float x[6] = {1, 2, 3, 4, 5, 6};
@@ -931,6 +1022,7 @@ int main(void) {
         cmocka_unit_test_setup(test_im2col_layout, auto_algo),
         cmocka_unit_test_setup(test_maxpool_exact, auto_algo),
         cmocka_unit_test_setup(test_bn_relu_maxpool_eval, auto_algo),
+        cmocka_unit_test_setup(test_bn_relu_maxpool_train, auto_algo),
         cmocka_unit_test_setup(test_gap_exact, auto_algo),
         cmocka_unit_test_setup(test_linear_exact, auto_algo),
         cmocka_unit_test_setup(test_linear_vs_ref, auto_algo),

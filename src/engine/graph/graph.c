@@ -13,7 +13,8 @@
 enum node_kind {
     N_LINEAR, N_CONV1D, N_CONVT1D, N_CONV2D, N_MAXPOOL, N_GAP, N_BN_TRAIN,
     N_BN_EVAL, N_GN, N_ACT, N_CLAMP, N_ADD, N_SCALE_ADD, N_ADD_ROWS,
-    N_EMBEDDING, N_RESIZE, N_REPARAM, N_KL, N_MSE, N_XENT, N_SUM2, N_CHUNK_LINEAR
+    N_EMBEDDING, N_RESIZE, N_REPARAM, N_KL, N_MSE, N_XENT, N_SUM2, N_CHUNK_LINEAR,
+    N_BN_RELU_POOL
 };
 
 typedef struct {
@@ -372,6 +373,34 @@ pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val 
     return y;
 }
 
+pd_val *pd_g_bn_relu_maxpool_train(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                   float *running_mean, float *running_var, float momentum,
+                                   float eps) {
+    if (x->ndim != 4 || x->shape[2] < 2 || x->shape[3] < 2) { /* the three ops */
+        pd_val *h = pd_g_batchnorm(g, x, gamma, beta, running_mean, running_var, 1, momentum,
+                                   eps);
+        return pd_g_maxpool2d(g, pd_g_act(g, h, PD_ACT_RELU, 0.0f), 2, 2);
+    }
+    pd_pool2d_shape s = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], 2, 2};
+    pd_norm_shape ns = {s.n, s.c, s.h * s.w, eps};
+    size_t shp[4] = {s.n, s.c, pd_pool2d_hout(&s), pd_pool2d_wout(&s)};
+    OUT(g, 4, shp, x, gamma, beta);
+    float *mean = pd_g_alloc(g, s.c * sizeof(float));
+    float *rstd = pd_g_alloc(g, s.c * sizeof(float));
+    int32_t *argmax = pd_g_alloc(g, y->numel * sizeof(int32_t));
+    if (!mean || !rstd || !argmax) return &dummy_val;
+    pd_batchnorm_stats_train(mean, rstd, running_mean, running_var, x->v, momentum, &ns);
+    pd_bn_relu_maxpool_train_forward(y->v, argmax, x->v, mean, rstd, VAL(gamma), VAL(beta), &s);
+    node *n = push(g, N_BN_RELU_POOL, y, x, gamma, beta);
+    if (n) {
+        n->s.pool = s;
+        n->ci = argmax;
+        n->saved1 = mean;
+        n->saved2 = rstd;
+    }
+    return y;
+}
+
 pd_val *pd_g_bn_relu_windows_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
                                   const float *running_mean, const float *running_var,
                                   float eps) {
@@ -623,6 +652,10 @@ static void backward_node(pd_graph *g, node *n) {
     case N_BN_TRAIN:
         pd_batchnorm_backward_train(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, n->saved1,
                                     n->saved2, VAL(b), &n->s.norm);
+        break;
+    case N_BN_RELU_POOL:
+        pd_bn_relu_maxpool_train_backward(GRAD(a), GRAD(b), GRAD(c), y->g, y->v, n->ci, a->v,
+                                          n->saved1, n->saved2, VAL(b), &n->s.pool);
         break;
     case N_BN_EVAL:
         pd_batchnorm_backward_eval(GRAD(a), GRAD(b), GRAD(c), y->g, a->v, VAL(b), n->cf,

@@ -84,6 +84,13 @@ pd_val *pd_g_conv2d_relu_maxpool(pd_graph *g, pd_val *x, pd_val *w, pd_val *b, s
 pd_val *pd_g_bn_relu_maxpool_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
                                   const float *running_mean, const float *running_var,
                                   float eps, size_t k, size_t stride);
+/* max_pool2d(relu(batch_norm in training mode)), 2 x 2, stride 2, fused:
+ * batch statistics (running statistics updated), then one pass that never
+ * writes the normalised or activated tensor; backward likewise. The same
+ * forward values as the three ops, to the bit */
+pd_val *pd_g_bn_relu_maxpool_train(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
+                                   float *running_mean, float *running_var, float momentum,
+                                   float eps);
 /* the same op entered with pooled windows (x->windows): y (n, c, ho, wo) */
 pd_val *pd_g_bn_relu_windows_eval(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta,
                                   const float *running_mean, const float *running_var,

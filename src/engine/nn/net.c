@@ -82,10 +82,13 @@ pd_val *pd_nn_bn(pd_net *net, pd_graph *g, pd_val *x, const char *name, int trai
 }
 
 pd_val *pd_nn_bn_relu_pool(pd_net *net, pd_graph *g, pd_val *x, const char *name, int train) {
-    if (train) return pd_g_maxpool2d(g, pd_g_act(g, pd_nn_bn(net, g, x, name, 1), PD_ACT_RELU,
-                                                 0.0f), 2, 2);
     pd_tensor *w = need(net, name, "weight"), *b = need(net, name, "bias");
     pd_tensor *rm = need(net, name, "running_mean"), *rv = need(net, name, "running_var");
+    if (train) {
+        need(net, name, "num_batches_tracked")->data[0] += 1.0f;
+        return pd_g_bn_relu_maxpool_train(g, x, pd_g_param(g, w), pd_g_param(g, b), rm->data,
+                                          rv->data, net->bn_momentum, net->bn_eps);
+    }
     if (x->windows)
         return pd_g_bn_relu_windows_eval(g, x, pd_g_param(g, w), pd_g_param(g, b), rm->data,
                                          rv->data, net->bn_eps);

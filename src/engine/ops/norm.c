@@ -163,6 +163,25 @@ static void channel_affine(float *y, const float *x, size_t ch, float mu,
     }
 }
 
+/* channel ch's batch statistics: *mu, *rs = 1 / sqrt(var + eps), stored
+ * in mean/rstd and folded into the running statistics when given */
+static void channel_stats_train(double *mu, double *rs, float *mean, float *rstd,
+                                float *running_mean, float *running_var, const float *x,
+                                size_t ch, float momentum, const pd_norm_shape *s) {
+    const size_t count = s->n * s->sp;
+    const double m = momentum;
+    double var;
+    channel_moments(mu, &var, x, ch, s);
+    *rs = 1.0 / sqrt(var + (double)s->eps);
+    if (mean) mean[ch] = (float)*mu;
+    if (rstd) rstd[ch] = (float)*rs;
+    if (running_mean) running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * *mu);
+    if (running_var) {
+        double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
+        running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * unbiased);
+    }
+}
+
 /* x, y (n, c, sp); mean, rstd (c) or NULL; running_mean/var (c) or NULL;
  * gamma, beta (c) or NULL. With n*sp == 1 the running variance receives
  * the biased variance (0): PyTorch refuses that case, we stay finite. */
@@ -173,28 +192,32 @@ void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
                                 const pd_norm_shape *s) {
     const size_t count = s->n * s->sp;
     if (count == 0) return;
-    const double m = momentum;
     const int par = count * s->c >= NORM_PAR_MIN && s->c > 1;
     (void)par;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (par)
 #endif
     for (size_t ch = 0; ch < s->c; ch++) {
-        double mu, var;
-        channel_moments(&mu, &var, x, ch, s);
-        double rs = 1.0 / sqrt(var + (double)s->eps);
-        if (mean) mean[ch] = (float)mu;
-        if (rstd) rstd[ch] = (float)rs;
-        if (running_mean)
-            running_mean[ch] = (float)((1.0 - m) * running_mean[ch] + m * mu);
-        if (running_var) {
-            double unbiased = count > 1 ? var * (double)count / (double)(count - 1)
-                                        : var;
-            running_var[ch] = (float)((1.0 - m) * running_var[ch] + m * unbiased);
-        }
+        double mu, rs;
+        channel_stats_train(&mu, &rs, mean, rstd, running_mean, running_var, x, ch, momentum, s);
         float g = gamma ? gamma[ch] : 1.0f;
         float b = beta ? beta[ch] : 0.0f;
         channel_affine(y, x, ch, (float)mu, (float)rs * g, b, s);
+    }
+}
+
+void pd_batchnorm_stats_train(float *mean, float *rstd, float *running_mean,
+                              float *running_var, const float *x, float momentum,
+                              const pd_norm_shape *s) {
+    if (s->n * s->sp == 0) return;
+    const int par = s->n * s->sp * s->c >= NORM_PAR_MIN && s->c > 1;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ch = 0; ch < s->c; ch++) {
+        double mu, rs;
+        channel_stats_train(&mu, &rs, mean, rstd, running_mean, running_var, x, ch, momentum, s);
     }
 }
 

@@ -129,6 +129,24 @@ void pd_pool2x2_windows(float *w2, const float *x, size_t n, size_t c, size_t h,
 /* pd_bn_relu_maxpool_eval with k = stride = 2 from the windows of x
  * (pd_pool2x2_windows; s: x's shape): the same bits, reading the max or
  * the min plane by the sign of the channel's scale */
+/* Training: y = max_pool2d(relu(h), 2, 2), h = (x - mean) rstd gamma + beta
+ * per channel (mean, rstd from pd_batchnorm_stats_train; gamma, beta may be
+ * NULL), without writing h or relu(h); y and argmax bit for bit those of
+ * pd_batchnorm_forward_train -> ReLU -> pd_maxpool2d_forward (s: x's shape,
+ * k = stride = 2). */
+void pd_bn_relu_maxpool_train_forward(float *y, int32_t *argmax, const float *x,
+                                      const float *mean, const float *rstd,
+                                      const float *gamma, const float *beta,
+                                      const pd_pool2d_shape *s);
+/* its backward from dy (the pooled outputs' gradient): dx (may be NULL),
+ * dgamma, dbeta (may be NULL) accumulate. Gradient reaches h only at each
+ * window's argmax where y > 0, so batch norm's sums run over the pooled
+ * outputs and dx is one pass. */
+void pd_bn_relu_maxpool_train_backward(float *dx, float *dgamma, float *dbeta,
+                                       const float *dy, const float *y,
+                                       const int32_t *argmax, const float *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, const pd_pool2d_shape *s);
 void pd_bn_relu_windows_eval(float *y, const float *w2, const float *gamma,
                              const float *beta, const float *running_mean,
                              const float *running_var, float eps,
@@ -152,6 +170,11 @@ void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
                                 const float *x, const float *gamma,
                                 const float *beta, float momentum,
                                 const pd_norm_shape *s);
+/* the statistics part of pd_batchnorm_forward_train alone (the same mean,
+ * rstd and running-statistics update), for ops that apply them fused */
+void pd_batchnorm_stats_train(float *mean, float *rstd, float *running_mean,
+                              float *running_var, const float *x, float momentum,
+                              const pd_norm_shape *s);
 /* eval: running statistics, an affine map per channel */
 void pd_batchnorm_forward_eval(float *y, const float *x, const float *gamma,
                                const float *beta, const float *running_mean,

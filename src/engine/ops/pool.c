@@ -323,3 +323,81 @@ void pd_bn_relu_windows_eval(float *y, const float *w2, const float *gamma,
         }
     }
 }
+
+/* ---- BN (training statistics) -> ReLU -> 2 x 2 max-pool, fused ---------- */
+
+void pd_bn_relu_maxpool_train_forward(float *y, int32_t *argmax, const float *x,
+                                      const float *mean, const float *rstd,
+                                      const float *gamma, const float *beta,
+                                      const pd_pool2d_shape *s) {
+    const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s);
+    const size_t planes = s->n * s->c, hw = s->h * s->w, w = s->w;
+#pragma omp parallel for schedule(static) if (planes * ho * wo > PD_OMP_MIN_WORK)
+    for (size_t p = 0; p < planes; p++) {
+        const size_t ch = p % s->c;
+        /* pd_batchnorm_forward_train's arithmetic: (x - mean) * (rstd g) + b */
+        const float mu = mean[ch], a = rstd[ch] * (gamma ? gamma[ch] : 1.0f);
+        const float b = beta ? beta[ch] : 0.0f;
+        const float *xp = x + p * hw;
+        for (size_t oy = 0; oy < ho; oy++) {
+            for (size_t ox = 0; ox < wo; ox++) {
+                const size_t i0 = 2 * oy * w + 2 * ox;
+                const size_t idx[4] = {i0, i0 + 1, i0 + w, i0 + w + 1};
+                float r[4];
+                for (int k = 0; k < 4; k++) {
+                    const float h = (xp[idx[k]] - mu) * a + b;
+                    r[k] = h < 0.0f ? 0.0f : h; /* pd_act_forward's ReLU (NaN passes) */
+                }
+                size_t best = 0;
+                float bv = r[0];
+                for (int k = 1; k < 4; k++)
+                    if (wins(r[k], bv)) {
+                        bv = r[k];
+                        best = (size_t)k;
+                    }
+                y[(p * ho + oy) * wo + ox] = bv;
+                argmax[(p * ho + oy) * wo + ox] = (int32_t)(p * hw + idx[best]);
+            }
+        }
+    }
+}
+
+void pd_bn_relu_maxpool_train_backward(float *dx, float *dgamma, float *dbeta,
+                                       const float *dy, const float *y,
+                                       const int32_t *argmax, const float *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, const pd_pool2d_shape *s) {
+    const size_t ho = pd_pool2d_hout(s), wo = pd_pool2d_wout(s), po = ho * wo;
+    const size_t hw = s->h * s->w, count = s->n * hw;
+    if (count == 0) return;
+#pragma omp parallel for schedule(static) if (s->n * s->c * hw > PD_OMP_MIN_WORK && s->c > 1)
+    for (size_t ch = 0; ch < s->c; ch++) {
+        const float mu = mean[ch], rs = rstd[ch];
+        /* h's gradient is dy at the argmax of a window whose ReLU passed
+         * (y > 0), zero elsewhere: Σ dh and Σ dh xh over those alone */
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t o0 = (i * s->c + ch) * po;
+            for (size_t o = o0; o < o0 + po; o++)
+                if (y[o] > 0.0f) {
+                    sdy += dy[o];
+                    sdyx += (double)dy[o] * ((x[argmax[o]] - mu) * rs);
+                }
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)sdyx;
+        if (!dx) continue;
+        /* dx = g rs (dh - Σdh / N - xh Σ(dh xh) / N) */
+        const float k = (gamma ? gamma[ch] : 1.0f) * rs;
+        const float ma = (float)(sdy / (double)count), mb = (float)(sdyx / (double)count);
+        for (size_t i = 0; i < s->n; i++) {
+            const size_t off = (i * s->c + ch) * hw, o0 = (i * s->c + ch) * po;
+            for (size_t j = 0; j < hw; j++) {
+                const float xh = (x[off + j] - mu) * rs;
+                dx[off + j] -= k * (ma + xh * mb);
+            }
+            for (size_t o = o0; o < o0 + po; o++)
+                if (y[o] > 0.0f) dx[argmax[o]] += k * dy[o];
+        }
+    }
+}
