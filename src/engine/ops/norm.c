@@ -184,7 +184,8 @@ static void channel_stats_train(double *mu, double *rs, float *mean, float *rstd
 
 /* x, y (n, c, sp); mean, rstd (c) or NULL; running_mean/var (c) or NULL;
  * gamma, beta (c) or NULL. With n*sp == 1 the running variance receives
- * the biased variance (0): PyTorch refuses that case, we stay finite. */
+ * the biased variance (0): PyTorch refuses that case, we stay finite.
+ * y == NULL: the statistics only (pd_batchnorm_stats_train). */
 void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
                                 float *running_mean, float *running_var,
                                 const float *x, const float *gamma,
@@ -200,6 +201,7 @@ void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
     for (size_t ch = 0; ch < s->c; ch++) {
         double mu, rs;
         channel_stats_train(&mu, &rs, mean, rstd, running_mean, running_var, x, ch, momentum, s);
+        if (!y) continue;
         float g = gamma ? gamma[ch] : 1.0f;
         float b = beta ? beta[ch] : 0.0f;
         channel_affine(y, x, ch, (float)mu, (float)rs * g, b, s);
@@ -209,16 +211,8 @@ void pd_batchnorm_forward_train(float *y, float *mean, float *rstd,
 void pd_batchnorm_stats_train(float *mean, float *rstd, float *running_mean,
                               float *running_var, const float *x, float momentum,
                               const pd_norm_shape *s) {
-    if (s->n * s->sp == 0) return;
-    const int par = s->n * s->sp * s->c >= NORM_PAR_MIN && s->c > 1;
-    (void)par;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-    for (size_t ch = 0; ch < s->c; ch++) {
-        double mu, rs;
-        channel_stats_train(&mu, &rs, mean, rstd, running_mean, running_var, x, ch, momentum, s);
-    }
+    pd_batchnorm_forward_train(NULL, mean, rstd, running_mean, running_var, x, NULL, NULL,
+                               momentum, s);
 }
 
 /* channels of the row-by-row BatchNorm1d path (scales on the stack) */
@@ -457,6 +451,27 @@ PD_CLONES static void short_rows_backward(float *dx, const float *dy, const floa
 
 static int short_rows(size_t cpg, size_t sp) { return cpg == 1 && sp <= SHORT_SP; }
 
+/* every tile of `blocks` rows: forward (dy NULL: out = y, mean and rstd
+ * written) or backward (out = dx, accumulated; mean and rstd read) */
+static void short_rows_all(float *out, const float *dy, float *mean, float *rstd,
+                           const float *x, const float *gamma, const float *beta,
+                           size_t blocks, float slope, const pd_norm_shape *s, int par) {
+    const size_t tiles = (blocks + TILE_ROWS - 1) / TILE_ROWS;
+    (void)par;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (par)
+#endif
+    for (size_t ti = 0; ti < tiles; ti++) {
+        const size_t r0 = ti * TILE_ROWS;
+        const size_t rows = blocks - r0 < TILE_ROWS ? blocks - r0 : TILE_ROWS;
+        if (dy)
+            short_rows_backward(out, dy, x, mean, rstd, gamma, s->c, r0, rows, s->sp, slope);
+        else
+            short_rows_forward(out, mean, rstd, x, gamma, beta, s->c, r0, rows, s->sp, slope,
+                               s->eps);
+    }
+}
+
 /* x, y (n, c, sp); gamma, beta (c) or NULL; mean, rstd (n, groups) or NULL.
  * groups must divide c; each (sample, group) block is cpg*sp contiguous
  * values, cpg = c / groups. The norm reads a = LeakyReLU(x) with `slope`
@@ -472,16 +487,7 @@ void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float 
     const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
     (void)par;
     if (short_rows(cpg, s->sp)) {
-        const size_t tiles = (blocks + TILE_ROWS - 1) / TILE_ROWS;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-        for (size_t ti = 0; ti < tiles; ti++) {
-            const size_t r0 = ti * TILE_ROWS;
-            const size_t rows = blocks - r0 < TILE_ROWS ? blocks - r0 : TILE_ROWS;
-            short_rows_forward(y, mean, rstd, x, gamma, beta, s->c, r0, rows, s->sp,
-                               slope, s->eps);
-        }
+        short_rows_all(y, NULL, mean, rstd, x, gamma, beta, blocks, slope, s, par);
         return;
     }
 #ifdef _OPENMP
@@ -526,17 +532,8 @@ void pd_lrelu_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
     const size_t blocks = s->n * groups;
     const size_t sp = s->sp;
     if (dx && short_rows(cpg, sp)) {
-        const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
-        (void)par;
-        const size_t tiles = (blocks + TILE_ROWS - 1) / TILE_ROWS;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-        for (size_t ti = 0; ti < tiles; ti++) {
-            const size_t r0 = ti * TILE_ROWS;
-            const size_t rows = blocks - r0 < TILE_ROWS ? blocks - r0 : TILE_ROWS;
-            short_rows_backward(dx, dy, x, mean, rstd, gamma, s->c, r0, rows, sp, slope);
-        }
+        short_rows_all(dx, dy, (float *)mean, (float *)rstd, x, gamma, NULL, blocks, slope, s,
+                       blocks * count >= NORM_PAR_MIN && blocks > 1);
     } else if (dx) {
         const int par = blocks * count >= NORM_PAR_MIN && blocks > 1;
         (void)par;
