@@ -10,6 +10,7 @@
 #include <cpuid.h>
 #include <string.h>
 
+#include "engine/core/cpu.h"
 #include "pdiff.h"
 
 char *openblas_get_corename(void); /* from OpenBLAS (cblas.h variant-safe) */
@@ -44,4 +45,11 @@ const char *pd_blas_core_suggestion(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return "Haswell";
     return NULL;
+}
+
+int pd_cpu_is_intel(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    /* the vendor string is EBX, EDX, ECX: "Genu" "ineI" "ntel" */
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;
 }

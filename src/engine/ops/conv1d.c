@@ -26,6 +26,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "engine/core/cpu.h"
 #include "engine/ops/im2col.h"
 #include "engine/ops/ops.h"
 #include "engine/ops/vec4.h"
@@ -72,14 +73,17 @@ pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s) {
     return a;
 }
 
-/* oneDNN where it is faster than our algorithms (bench_conv, bench_model,
- * this VM): fp32 with 128 or more channels on both sides (256→256 L = 52
+/* oneDNN where it is faster than our algorithms: fp32 with 128 or more
+ * channels on both sides on the AMD EPYC (bench_conv: 256→256 L = 52
  * fwd+bwd 238–257 vs 216 GFLOP/s, L = 12 243 vs 227; 128→128 L = 52 192
- * vs 165; below 128 channels it is not); bf16 from 16 channels on both
- * sides (the small autoencoder's 1–8-channel layers ran 168 → 225 ms a
- * step in bf16: their direct loops are memory-bound, so they stay fp32) */
+ * vs 165; below 128 channels it was not), from 32 on the Intel Xeon (400
+ * DDPM steps of the default run: 19.0 / 19.2 s -> 17.0 / 17.5 s with the
+ * 32- and 64-channel layers on oneDNN; 16 gained nothing more); bf16 from
+ * 16 channels on both sides (the small autoencoder's 1–8-channel layers
+ * ran 168 → 225 ms a step in bf16: their direct loops are memory-bound, so
+ * they stay fp32) */
 int pd_conv_dnnl_preferred(const pd_conv1d_shape *s) {
-    const size_t min_ch = s->math == PD_MATH_BF16 ? 16 : 128;
+    const size_t min_ch = s->math == PD_MATH_BF16 ? 16 : pd_cpu_is_intel() ? 32 : 128;
     return s->cin >= min_ch && s->cout >= min_ch && pd_conv1d_dnnl_usable(s);
 }
 
