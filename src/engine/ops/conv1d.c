@@ -44,12 +44,15 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s) {
     return pd_conv1d_algo_ours(s);
 }
 
+int pd_conv1d_sample_fits(const pd_conv1d_shape *s, size_t min_lout) {
+    return pd_conv1d_lout(s) >= min_lout && s->n >= 2 * pd_sample_slots() &&
+           s->cin * s->cout >= 64 && pd_blas_nests_in_openmp();
+}
+
 pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s) {
     pd_conv_algo a = s->algo == PD_CONV_DNNL ? PD_CONV_IM2COL : s->algo;
     if (a == PD_CONV_AUTO) {
-        const size_t lout = pd_conv1d_lout(s);
-        if (lout >= 64 && s->n >= 2 * pd_sample_slots() && s->cin * s->cout >= 64 &&
-            pd_blas_nests_in_openmp())
+        if (pd_conv1d_sample_fits(s, 64))
             /* long rows (the autoencoder): the per-sample GEMMs are wide
              * enough and their data stays in cache (bench_conv ae 2
              * auto|sample: 64→8 L=726 30.4 → 21.5 ms, convT 64→64
@@ -60,7 +63,7 @@ pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s) {
             /* tiny channels on both sides: GEMM packing and permutes
              * would cost more than the arithmetic */
             a = PD_CONV_DIRECT;
-        else if (s->cin >= 16 && lout > 32)
+        else if (s->cin >= 16 && pd_conv1d_lout(s) > 32)
             a = PD_CONV_SHIFT; /* K = cin per tap is deep enough for GEMM */
         else
             /* short rows (the denoiser at L = 12): SHIFT's gap columns and

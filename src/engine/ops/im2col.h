@@ -110,6 +110,9 @@ pd_conv_algo pd_conv1d_algo(const pd_conv1d_shape *s);
 /* the same among pdiff's own algorithms (what conv_transpose1d, which has
  * no oneDNN path, decides with) */
 pd_conv_algo pd_conv1d_algo_ours(const pd_conv1d_shape *s);
+/* could AUTO take the per-sample algorithm for s, given output rows of at
+ * least min_lout? (enough samples per thread, BLAS callable inside OpenMP) */
+int pd_conv1d_sample_fits(const pd_conv1d_shape *s, size_t min_lout);
 /* would AUTO choose oneDNN for s? */
 int pd_conv_dnnl_preferred(const pd_conv1d_shape *s);
 
