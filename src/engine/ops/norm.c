@@ -22,6 +22,8 @@
 
 #include "engine/ops/vec4.h"
 
+#include <immintrin.h>
+
 /* below this many elements a kernel runs on one thread */
 enum { NORM_PAR_MIN = 1 << 15 };
 
@@ -369,6 +371,42 @@ static inline __attribute__((always_inline)) void tile_load(v16f *t, const float
         for (size_t j = 0; j < sp; j++) tf[j * TILE_ROWS + r] = x[r * sp + j];
 }
 
+/* row r of the rows back from lane r of t[j]: y = t, or y += t when add */
+static inline __attribute__((always_inline)) void tile_store(float *y, const v16f *t,
+                                                             size_t rows, size_t sp, int add) {
+    const float *tf = (const float *)t;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < sp; j++)
+            y[r * sp + j] = add ? y[r * sp + j] + tf[j * TILE_ROWS + r] : tf[j * TILE_ROWS + r];
+}
+
+/* tile_load and tile_store with AVX-512 gathers and scatters (one
+ * instruction per column instead of 16 scalar moves; perf: the scalar
+ * transposes were most of the short-row kernels). Called only where the
+ * CPU has AVX-512 (short_rows_all) */
+__attribute__((target("avx512f"))) static void tile_gather(v16f *t, const float *x,
+                                                           size_t rows, size_t sp) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)sp));
+    const __mmask16 m = rows >= TILE_ROWS ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);
+    for (size_t j = 0; j < sp; j++)
+        t[j] = (v16f)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, x + j, 4);
+}
+
+__attribute__((target("avx512f"))) static void tile_scatter(float *y, const v16f *t,
+                                                            size_t rows, size_t sp, int add) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)sp));
+    const __mmask16 m = rows >= TILE_ROWS ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);
+    for (size_t j = 0; j < sp; j++) {
+        __m512 v = (__m512)t[j];
+        if (add) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, y + j, 4));
+        _mm512_mask_i32scatter_ps(y + j, m, idx, v, 4);
+    }
+}
+
 /* per-lane mean and 1 / sqrt(var + eps) of a = lrelu(t) over sp rows of
  * the tile; a is left in t. The sums are in double: at sp = 2-6 the
  * normalised values nearly cancel, and float sums move the gradients
@@ -395,9 +433,10 @@ static inline __attribute__((always_inline)) void tile_moments(v16f *t, size_t s
 PD_CLONES static void short_rows_forward(float *y, float *mean, float *rstd, const float *x,
                                const float *gamma, const float *beta, size_t c,
                                size_t r0, size_t rows, size_t sp, float slope,
-                               float eps) {
+                               float eps, int wide) {
     v16f t[SHORT_SP], mu, rs;
-    tile_load(t, x + r0 * sp, rows, sp);
+    if (wide) tile_gather(t, x + r0 * sp, rows, sp);
+    else tile_load(t, x + r0 * sp, rows, sp);
     tile_moments(t, sp, slope, eps, &mu, &rs);
     v16f a = rs, b = splat16(0.0f);
     for (size_t r = 0; r < rows; r++) {
@@ -407,20 +446,24 @@ PD_CLONES static void short_rows_forward(float *y, float *mean, float *rstd, con
         if (mean) mean[r0 + r] = mu[r];
         if (rstd) rstd[r0 + r] = rs[r];
     }
-    const float *tf = (const float *)t;
     for (size_t j = 0; j < sp; j++) t[j] = (t[j] - mu) * a + b;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < sp; j++) y[(r0 + r) * sp + j] = tf[j * TILE_ROWS + r];
+    if (wide) tile_scatter(y + r0 * sp, t, rows, sp, 0);
+    else tile_store(y + r0 * sp, t, rows, sp, 0);
 }
 
 /* dx over rows [r0, r0 + rows) (see pd_lrelu_groupnorm_backward; M = sp) */
 PD_CLONES static void short_rows_backward(float *dx, const float *dy, const float *x,
                                 const float *mean, const float *rstd,
                                 const float *gamma, size_t c, size_t r0, size_t rows,
-                                size_t sp, float slope) {
+                                size_t sp, float slope, int wide) {
     v16f xt[SHORT_SP], g[SHORT_SP];
-    tile_load(xt, x + r0 * sp, rows, sp);
-    tile_load(g, dy + r0 * sp, rows, sp);
+    if (wide) {
+        tile_gather(xt, x + r0 * sp, rows, sp);
+        tile_gather(g, dy + r0 * sp, rows, sp);
+    } else {
+        tile_load(xt, x + r0 * sp, rows, sp);
+        tile_load(g, dy + r0 * sp, rows, sp);
+    }
     v16f mu = splat16(0.0f), rs = splat16(0.0f), gm = splat16(1.0f);
     for (size_t r = 0; r < rows; r++) {
         mu[r] = mean[r0 + r];
@@ -444,12 +487,19 @@ PD_CLONES static void short_rows_backward(float *dx, const float *dy, const floa
         const v16f ah = (lrelu16(xt[j], sl) - mu) * rs;
         g[j] = rs * (g[j] - ga - ah * gb) * dact;
     }
-    const float *gf = (const float *)g;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < sp; j++) dx[(r0 + r) * sp + j] += gf[j * TILE_ROWS + r];
+    if (wide) tile_scatter(dx + r0 * sp, g, rows, sp, 1);
+    else tile_store(dx + r0 * sp, g, rows, sp, 1);
 }
 
 static int short_rows(size_t cpg, size_t sp) { return cpg == 1 && sp <= SHORT_SP; }
+
+/* gathers and scatters for the tiles: -1 not decided yet (the CPU's
+ * AVX-512 decides), 0 / 1 set by pd_norm_short_rows_gather (tests) */
+static _Atomic int short_rows_gather = -1;
+
+void pd_norm_short_rows_gather(int on) {
+    short_rows_gather = on && __builtin_cpu_supports("avx512f") ? 1 : on < 0 ? -1 : 0;
+}
 
 /* every tile of `blocks` rows: forward (dy NULL: out = y, mean and rstd
  * written) or backward (out = dx, accumulated; mean and rstd read) */
@@ -457,6 +507,8 @@ static void short_rows_all(float *out, const float *dy, float *mean, float *rstd
                            const float *x, const float *gamma, const float *beta,
                            size_t blocks, float slope, const pd_norm_shape *s, int par) {
     const size_t tiles = (blocks + TILE_ROWS - 1) / TILE_ROWS;
+    if (short_rows_gather < 0) short_rows_gather = __builtin_cpu_supports("avx512f");
+    const int wide = short_rows_gather;
     (void)par;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (par)
@@ -465,10 +517,11 @@ static void short_rows_all(float *out, const float *dy, float *mean, float *rstd
         const size_t r0 = ti * TILE_ROWS;
         const size_t rows = blocks - r0 < TILE_ROWS ? blocks - r0 : TILE_ROWS;
         if (dy)
-            short_rows_backward(out, dy, x, mean, rstd, gamma, s->c, r0, rows, s->sp, slope);
+            short_rows_backward(out, dy, x, mean, rstd, gamma, s->c, r0, rows, s->sp, slope,
+                                wide);
         else
             short_rows_forward(out, mean, rstd, x, gamma, beta, s->c, r0, rows, s->sp, slope,
-                               s->eps);
+                               s->eps, wide);
     }
 }
 

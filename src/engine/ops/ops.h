@@ -197,6 +197,10 @@ void pd_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
 /* group norm of LeakyReLU(x) with `slope` (slope 1: of x), the activation
  * fused in: nothing but x is stored, and the backward's dx is the gradient
  * with respect to the activation's input x */
+/* for tests: the short-row instance norm's tiles through AVX-512 gathers
+ * (1, where the CPU has them), scalar moves (0), or as the CPU decides (-1,
+ * the default); the same results either way */
+void pd_norm_short_rows_gather(int on);
 void pd_lrelu_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
                                 const float *gamma, const float *beta, size_t groups,
                                 float slope, const pd_norm_shape *s);
