@@ -229,7 +229,8 @@ pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **ou
     const int s = in.from_stage;
     *out = NULL;
     *pooled = in;
-    if (in.windows || in.ndim != 3 || s < 0 || s >= 64 || !((net->window_stages >> s) & 1))
+    if (in.windows || in.ndim != 3 || in.shape[1] < 2 || in.shape[2] < 2 || s < 0 || s >= 64 ||
+        !((net->window_stages >> s) & 1))
         return PD_OK;
     const size_t c = in.shape[0], h = in.shape[1], w = in.shape[2];
     const size_t per = c * 2 * (h / 2) * (w / 2);
