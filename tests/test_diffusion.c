@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/graph/graph.h"
-#include "engine/ops/conv_dnnl.h"
 #include "model/diffusion.h"
 #include "testutil.h"
 
@@ -247,45 +245,6 @@ static void test_determinism(void **st) {
     pd_den_free(&d);
 }
 
-/* Sampling keeps oneDNN's reordered weights for the whole call
- * (pd_g_set_fixed_weights): weights changed in place between two calls
- * must be seen by the second (the same bits as the same weights at another
- * address), and a call gives the bits of a fresh graph's. Convolutions
- * forced onto oneDNN; skipped where the build has none. */
-static void test_sampling_fixed_weights(void **st) {
-    (void)st;
-    if (!pd_dnnl_available()) skip();
-    const size_t T = 30, L = 8, N = 6, n = N * L;
-    pd_den d;
-    make_den(&d, L, T, 16, 5);
-    pd_diffusion df;
-    assert_int_equal(pd_diffusion_init(&df, T, 1e-4, 2e-2), PD_OK);
-    pd_graph *g = pd_graph_new();
-    pd_g_set_conv_algo(g, PD_CONV_DNNL);
-    const size_t P = d.params.total;
-    float *w = tu_falloc(P), *w2 = tu_falloc(P);
-    float *a = tu_falloc(n), *b = tu_falloc(n), *c = tu_falloc(n);
-    memcpy(w, d.params.data, P * sizeof(float));
-    pd_rng r;
-    pd_rng_seed(&r, 7, 0);
-    assert_int_equal(pd_ddim_sample(&d, w, &df, g, N, 10, 0.0f, &r, a, NULL, NULL), PD_OK);
-    for (size_t i = 0; i < P; i++) w[i] *= 0.75f; /* in place, same address */
-    pd_rng_seed(&r, 7, 0);
-    assert_int_equal(pd_ddim_sample(&d, w, &df, g, N, 10, 0.0f, &r, b, NULL, NULL), PD_OK);
-    assert_memory_not_equal(a, b, n * sizeof(float));
-    memcpy(w2, w, P * sizeof(float)); /* the same weights elsewhere, a fresh graph */
-    pd_graph *g2 = pd_graph_new();
-    pd_g_set_conv_algo(g2, PD_CONV_DNNL);
-    pd_rng_seed(&r, 7, 0);
-    assert_int_equal(pd_ddim_sample(&d, w2, &df, g2, N, 10, 0.0f, &r, c, NULL, NULL), PD_OK);
-    assert_memory_equal(b, c, n * sizeof(float));
-    pd_graph_free(g2);
-    free(a), free(b), free(c), free(w), free(w2);
-    pd_graph_free(g);
-    pd_diffusion_free(&df);
-    pd_den_free(&d);
-}
-
 /* ---- training ------------------------------------------------------------ */
 
 static void test_train_step(void **st) {
@@ -388,8 +347,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),   cmocka_unit_test(test_ddpm_forced),
         cmocka_unit_test(test_ddim_full),  cmocka_unit_test(test_ddim_uneven),
-        cmocka_unit_test(test_determinism), cmocka_unit_test(test_sampling_fixed_weights),
-        cmocka_unit_test(test_train_step),
+        cmocka_unit_test(test_determinism), cmocka_unit_test(test_train_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,9 +178,6 @@ static pd_status sample_begin(pd_den *den, const float *w, pd_diffusion *df, pd_
     if (ok) p->gs[0] = g;
     for (int k = 1; ok && k < W; k++) ok = (p->gs[k] = pd_g_new_like(g)) != NULL;
     if (!ok) return pd_fail(PD_ERR_NOMEM, "sampling: out of memory");
-    /* the denoiser's weights stay as they are until sample_end */
-    const unsigned long gen = pd_g_fixed_weights_generation();
-    for (int k = 0; k < W; k++) pd_g_set_fixed_weights(p->gs[k], gen);
     pd_rng_fill_normal(rng, out, N * den->cfg.L, 1.0f);
     return PD_OK;
 }
@@ -190,7 +187,6 @@ static pd_status sample_end(pd_graph *g, predictor *p, pd_status s) {
     free(p->gs);
     free(p->eps);
     free(p->ts);
-    pd_g_set_fixed_weights(g, 0);
     pd_g_reset(g);
     pd_g_set_grad(g, 1);
     return s;

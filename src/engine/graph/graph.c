@@ -51,7 +51,6 @@ struct pd_graph {
     int grad, failed;
     pd_math math;
     pd_conv_algo conv_algo;
-    unsigned long fixed_gen; /* pd_g_set_fixed_weights; 0: none */
 };
 
 #define CHUNK_MIN ((size_t)64 << 20)
@@ -90,13 +89,6 @@ void pd_g_reset(pd_graph *g) {
 void pd_g_set_grad(pd_graph *g, int enabled) { g->grad = enabled; }
 void pd_g_set_math(pd_graph *g, pd_math math) { g->math = math; }
 void pd_g_set_conv_algo(pd_graph *g, pd_conv_algo a) { g->conv_algo = a; }
-
-unsigned long pd_g_fixed_weights_generation(void) {
-    static _Atomic unsigned long last;
-    return ++last;
-}
-
-void pd_g_set_fixed_weights(pd_graph *g, unsigned long generation) { g->fixed_gen = generation; }
 int pd_g_failed(const pd_graph *g) { return g->failed; }
 
 /* Uninitialised arena memory. Debug and sanitizer builds
@@ -296,9 +288,7 @@ pd_val *pd_g_conv1d(pd_graph *g, pd_val *x, pd_val *w, pd_val *b,
     OUT(g, 3, shp, x, w, b);
     float *scratch = pd_g_alloc(g, pd_conv1d_scratch(&s) * sizeof(float));
     if (!scratch) return &dummy_val;
-    pd_conv_weights_fixed(g->fixed_gen);
     pd_conv1d_forward(y->v, x->v, w->v, VAL(b), &s, scratch);
-    pd_conv_weights_fixed(0);
     node *n = push(g, N_CONV1D, y, x, w, b);
     if (n) n->s.c1 = s;
     return y;

@@ -39,13 +39,6 @@ pd_graph *pd_g_new_like(const pd_graph *g);
 void pd_g_reset(pd_graph *g);
 /* 0: no tape, no gradients (evaluation); 1: record (default) */
 void pd_g_set_grad(pd_graph *g, int enabled);
-/* Sampling passes the same weights through the network again and again: a
- * generation (a fresh one from pd_g_fixed_weights_generation) set on a
- * graph promises that the weights its conv1d ops read stay unchanged at
- * their addresses until it is set back to 0, and oneDNN keeps their
- * reordered copies meanwhile (pd_conv_weights_fixed) */
-unsigned long pd_g_fixed_weights_generation(void);
-void pd_g_set_fixed_weights(pd_graph *g, unsigned long generation);
 /* arithmetic used by the convolutions (PD_MATH_F32 now) */
 void pd_g_set_math(pd_graph *g, pd_math math);
 /* the conv1d / conv_transpose1d algorithm of this graph's nodes

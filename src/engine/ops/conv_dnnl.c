@@ -95,10 +95,6 @@ typedef struct {
     float *dw_tmp;             /* dw when only db is asked for (made on use) */
     dnnl_memory_t scratch[NPRIM]; /* each primitive's scratchpad, in `pad` */
     size_t scratch_bytes[NPRIM];
-    /* fw holds the weights at fw_src reordered under generation fw_gen of
-     * pd_conv_weights_fixed (0: nothing kept) */
-    unsigned long fw_gen;
-    const float *fw_src;
 } plan;
 
 /* the engine is shared; everything that executes is per thread (workers,
@@ -427,8 +423,6 @@ static plan *plan_for(cache *c, const geom *s) {
         plan_free(pl);
     }
     pl->s = *s;
-    pl->fw_gen = 0;
-    pl->fw_src = NULL;
     int sane = s->cin > 0 && (!s->pool || s->nd == 2);
     for (int i = 0; i < s->nd; i++)
         sane = sane && s->out[i] > 0 && s->pad_r[i] >= 0 &&
@@ -478,27 +472,10 @@ static void cache_free(void *p) {
 
 static int usable(const geom *s) { return plan_for(my_cache(), s) != NULL; }
 
-/* the calling thread's pd_conv_weights_fixed generation */
-static _Thread_local unsigned long fixed_gen;
-
-void pd_conv_weights_fixed(unsigned long generation) { fixed_gen = generation; }
-
-/* the forward weights into the plan: reordered again unless the same
- * weights were reordered under the current fixed generation (sampling:
- * the 512x512x3 reorder cost 0.8 ms a call, ~18 % of oneDNN's time) */
-static int feed_weights(cache *c, plan *pl, const float *w) {
-    if (fixed_gen && pl->fw_gen == fixed_gen && pl->fw_src == w) return 1;
-    pl->fw_gen = 0;
-    if (!feed(c, &pl->fw, w)) return 0;
-    pl->fw_gen = fixed_gen;
-    pl->fw_src = w;
-    return 1;
-}
-
 static int forward(float *y, const float *x, const float *w, const float *b, const geom *s) {
     cache *c = my_cache();
     plan *pl = plan_for(c, s);
-    int ok = pl && feed(c, &pl->fx, x) && feed_weights(c, pl, w) &&
+    int ok = pl && feed(c, &pl->fx, x) && feed(c, &pl->fw, w) &&
              dnnl_memory_set_data_handle(pl->fy.user, y) == dnnl_success &&
              dnnl_memory_set_data_handle(pl->bias, b ? (void *)b : (void *)pl->zero_bias) ==
                  dnnl_success;
@@ -561,7 +538,6 @@ int pd_dnnl_available(void) { return ready(); }
 #else /* built without oneDNN: every shape goes to pdiff's own algorithms */
 
 int pd_dnnl_available(void) { return 0; }
-void pd_conv_weights_fixed(unsigned long generation) { (void)generation; }
 static int usable(const geom *s) {
     (void)s;
     return 0;

@@ -20,12 +20,6 @@
 
 /* 1 when built with oneDNN and its CPU engine starts */
 int pd_dnnl_available(void);
-/* For the calling thread: a nonzero generation promises that every
- * convolution weight it passes stays unchanged, at its address, for as
- * long as that generation is set (sampling); the forward then reuses the
- * weights it reordered under the same generation. 0 (the default): every
- * call reorders its weights. */
-void pd_conv_weights_fixed(unsigned long generation);
 /* can oneDNN run this shape (in s->math) with a JIT kernel? (the first
  * call per shape builds its primitives) */
 int pd_conv1d_dnnl_usable(const pd_conv1d_shape *s);
