@@ -498,7 +498,8 @@ static int short_rows(size_t cpg, size_t sp) { return cpg == 1 && sp <= SHORT_SP
 static _Atomic int short_rows_gather = -1;
 
 void pd_norm_short_rows_gather(int on) {
-    short_rows_gather = on && __builtin_cpu_supports("avx512f") ? 1 : on < 0 ? -1 : 0;
+    if (on < 0) short_rows_gather = -1; /* back to the CPU's choice */
+    else short_rows_gather = on && __builtin_cpu_supports("avx512f");
 }
 
 /* every tile of `blocks` rows: forward (dy NULL: out = y, mean and rstd

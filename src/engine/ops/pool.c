@@ -282,13 +282,14 @@ void pd_bn_relu_windows_eval(float *y, const float *w2, const float *gamma,
          * scale is >= 0); the same arithmetic, so the same bits */
         float mu[WINDOWS_FLAT_MAX], a[WINDOWS_FLAT_MAX], b[WINDOWS_FLAT_MAX];
         int falling = 0;
-        for (size_t ch = 0; ch < s->c; ch++)
+        for (size_t ch = 0; ch < s->c; ch++) {
+            falling |= scales[ch] < 0.0f;
             for (size_t j = 0; j < plane; j++) {
                 mu[ch * plane + j] = running_mean[ch];
                 a[ch * plane + j] = scales[ch];
                 b[ch * plane + j] = beta ? beta[ch] : 0.0f;
-                falling |= scales[ch] < 0.0f;
             }
+        }
 #pragma omp parallel for schedule(static) if (s->n * per > PD_OMP_MIN_WORK)
         for (size_t i = 0; i < s->n; i++) {
             const float *hi = w2 + 2 * i * per, *lo = hi + per;
