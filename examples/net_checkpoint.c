@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     pd_rng_seed(&r, 7, 0);
     make_task(x, y, &r);
     for (int i = 0; i < N; i++) order[i] = i;
-    pd_feats f = {x, y, N, 3, {1, SIDE, SIDE}, PIX, 0, 0};
+    pd_feats f = {.x = x, .y = y, .n = N, .ndim = 3, .shape = {1, SIDE, SIDE}, .stride = PIX};
 
     pd_net_config nc = {.arch = "mlp3", .in_c = 1, .in_h = SIDE, .in_w = SIDE,
                         .classes = CLASSES};

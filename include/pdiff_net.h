@@ -86,6 +86,10 @@ typedef struct {
 typedef struct pd_net pd_net;
 typedef pd_val *(*pd_stage_fn)(pd_net *net, pd_graph *g, pd_val *x, int stage,
                                int train);
+/* the output of stage `stage`'s frozen head for input x (evaluation mode):
+ * the part before its first selected tensor that reads only x, shaped as
+ * x; NULL when the stage has no such head */
+typedef pd_val *(*pd_head_fn)(pd_net *net, pd_graph *g, pd_val *x, int stage);
 
 struct pd_net {
     pd_net_config cfg;
@@ -97,6 +101,10 @@ struct pd_net {
     /* bit s: stage s begins BatchNorm -> ReLU -> 2x2 max-pool (stride 2) on
      * its input, so evaluation may enter it with pooled windows */
     uint64_t window_stages;
+    /* NULL, or the frozen heads pd_compute_features caches (a residual
+     * block's first convolution when only its norms train); a stage entered
+     * with x->head set takes them instead of computing them */
+    pd_head_fn stage_head;
 };
 
 /* names of the known architectures, NULL-terminated */
@@ -128,6 +136,8 @@ PD_API void pd_graph_free(pd_graph *g);
  * (images for stage 0, cached frozen-prefix activations for a later stage),
  * so collect can train and evaluate only the tail.
  */
+/* initialise by field name ({.x = ..., .stride = ...}): fields are added
+ * at the end as evaluation learns new forms */
 typedef struct {
     const float *x;       /* (n, shape...) */
     const int32_t *y;     /* (n) labels */
@@ -137,6 +147,8 @@ typedef struct {
     size_t stride;        /* floats per sample */
     int from_stage;       /* stage these features enter */
     int windows;          /* 1: pooled windows (pd_feats_pool_windows), eval only */
+    int head;             /* 1: per sample, the entry stage's frozen head output then its
+                           * input (shape[0] = 2 c; pd_net.stage_head) */
 } pd_feats;
 
 /* torch.optim.SGD: g += wd p; buf = momentum buf + (1 - dampening) g
@@ -179,7 +191,8 @@ PD_API pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, s
 
 /* eval-mode outputs of stages [0, to) for every sample of `f` (which must
  * enter at stage 0): *out is malloc'd (n × per-sample size), *feat
- * describes it */
+ * describes it. Where stage `to` has a frozen head (pd_net.stage_head),
+ * its output is cached too (feat->head) */
 PD_API pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                                      int to, size_t batch, float **out, pd_feats *feat);
 

@@ -5,8 +5,11 @@
  * BN/ReLU/pool path) and for ConvNet-3 (the fused oneDNN conv/ReLU/pool
  * path where oneDNN is built in), with a last batch shorter than the rest;
  * and entering the tail with cached features or their pooled windows
- * (pd_feats_pool_windows) changes nothing.
+ * (pd_feats_pool_windows) changes nothing; nor, for ResNet-18, does
+ * entering it with the last block's frozen first convolution cached
+ * (pd_net.stage_head), in evaluation or in training.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,67 @@ static void check_windows(pd_net *net, pd_graph *g, const pd_feats *img, const f
     free(pooled);
 }
 
+/* features with the cut stage's frozen head cached (resnet) train the tail
+ * as features without it do: the same parameters after a few steps up to
+ * the convolution's rounding (its batches differ), and both differ from
+ * the start */
+static void check_head(pd_net *net, pd_graph *g, const pd_feats *img) {
+    const int cut = pd_net_cut_stage(net);
+    float *with = NULL, *without = NULL;
+    pd_feats fw, fo;
+    assert_int_equal(pd_compute_features(net, g, img, cut, BATCH, &with, &fw), PD_OK);
+    pd_head_fn head = net->stage_head;
+    net->stage_head = NULL;
+    assert_int_equal(pd_compute_features(net, g, img, cut, BATCH, &without, &fo), PD_OK);
+    net->stage_head = head;
+    assert_int_equal(fw.head, 1);
+    assert_int_equal(fo.head, 0);
+    assert_int_equal(fw.shape[0], 2 * fo.shape[0]);
+    assert_int_equal(fw.stride, 2 * fo.stride);
+    /* evaluation: the same convolution on the same batches, so the same
+     * loss to the bit */
+    double aw, ao, lw, lo;
+    int32_t pw[SAMPLES], po[SAMPLES];
+    assert_int_equal(pd_evaluate(net, g, &fw, BATCH, &aw, &lw, pw), PD_OK);
+    assert_int_equal(pd_evaluate(net, g, &fo, BATCH, &ao, &lo, po), PD_OK);
+    assert_true(aw == ao && lw == lo);
+    assert_memory_equal(pw, po, sizeof pw);
+    const size_t D = pd_params_selected_size(&net->params);
+    float *start = tu_falloc(D), *a = tu_falloc(D), *b = tu_falloc(D);
+    pd_params_gather(&net->params, start);
+    pd_net_set_trainable(net, 1);
+    assert_int_equal(pd_params_alloc_state(&net->params), PD_OK);
+    const pd_feats *fs[2] = {&fw, &fo};
+    float *out[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        pd_params_scatter(&net->params, start);
+        pd_fit_opts opts = {{0.05f, 0.9f, 0.0f, 0.0f, 0}, BATCH, 0, 0, 0};
+        int32_t order[SAMPLES];
+        for (size_t i = 0; i < SAMPLES; i++) order[i] = (int32_t)i;
+        size_t cursor = SAMPLES;
+        long step = 0;
+        pd_rng r;
+        pd_rng_seed(&r, 5, 0);
+        memset(net->params.m, 0, net->params.total * sizeof(float));
+        assert_int_equal(pd_fit_steps(net, g, fs[k], &opts, &r, order, &cursor, &step, 4, NULL),
+                         PD_OK);
+        pd_params_gather(&net->params, out[k]);
+    }
+    double moved = 0, diff = 0;
+    for (size_t i = 0; i < D; i++) {
+        moved = fmax(moved, fabs((double)a[i] - start[i]));
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+    }
+    assert_true(moved > 1e-3);
+    if (diff > 1e-4 * moved) fail_msg("head-cached training differs by %g (moved %g)", diff, moved);
+    pd_params_scatter(&net->params, start);
+    free(start);
+    free(a);
+    free(b);
+    free(with);
+    free(without);
+}
+
 /* arch's network, its subset (NULL: the default one, last two norm layers'
  * weights and biases) moved by noise for models 1 and 2 */
 static void check_each(const char *arch, const char *subset) {
@@ -82,7 +146,7 @@ static void check_each(const char *arch, const char *subset) {
     pd_params_gather(&net.params, vecs);
     for (size_t k = 1; k < MODELS; k++)
         for (size_t c = 0; c < D; c++) vecs[k * D + c] = vecs[c] + 0.5f * pd_rng_normal(&r);
-    pd_feats f = {x, y, SAMPLES, 3, {1, SIDE, SIDE}, SIDE * SIDE, 0, 0};
+    pd_feats f = {x, y, SAMPLES, 3, {1, SIDE, SIDE}, SIDE * SIDE, 0, 0, 0};
     pd_graph *g = pd_graph_new();
     assert_non_null(g);
     double acc[MODELS], one;
@@ -98,6 +162,7 @@ static void check_each(const char *arch, const char *subset) {
     }
     assert_true(differ > 0); /* the models really differ */
     check_windows(&net, g, &f, vecs, D, acc, pred);
+    if (net.stage_head) check_head(&net, g, &f);
     pd_graph_free(g);
     pd_net_free(&net);
     free(x);
@@ -114,10 +179,16 @@ static void test_each_convnet3(void **state) {
     check_each("convnet3", "*");
 }
 
+static void test_each_resnet(void **state) {
+    (void)state;
+    check_each("resnet", NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_cnn),
         cmocka_unit_test(test_each_convnet3),
+        cmocka_unit_test(test_each_resnet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

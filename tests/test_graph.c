@@ -4,7 +4,9 @@
  * add_rows (time embedding over channels) and embedding lookup, the
  * autoencoder's resize_last (pad and crop), noise augmentation's
  * scale_add, clamp, and sum2 (loss mixing); and chunk_linear, the
- * whole-network autoencoder's per-chunk projection. Each forward is checked against
+ * whole-network autoencoder's per-chunk projection; and the channel slice
+ * (cached frozen heads of residual blocks), two overlapping slices added so
+ * the backward's accumulation is checked too. Each forward is checked against
  * values computed here in double, each backward against central finite
  * differences of a scalar loss (the mean squared error to a fixed random
  * target, smooth in every input).
@@ -17,7 +19,7 @@
 #include "engine/graph/graph.h"
 
 typedef enum { OP_REPARAM, OP_KL, OP_ADD_ROWS, OP_EMBEDDING, OP_PAD, OP_CROP, OP_SCALE_ADD,
-               OP_CLAMP, OP_SUM2, OP_CHUNK_LINEAR } op;
+               OP_CLAMP, OP_SUM2, OP_CHUNK_LINEAR, OP_SLICE } op;
 
 /* chunk_linear: N rows of CH chunks, each CIN values mapped to COUT */
 enum { CH = 5, CIN = 4, COUT = 3 };
@@ -79,6 +81,9 @@ static pd_val *forward(gcase *c, pd_val **va, pd_val **vb, int grad) {
         c->vc = pd_g_input(g, c->c3, 2, (size_t[]){CH, COUT}, grad);
         return pd_g_chunk_linear(g, *va, *vb, c->vc);
     }
+    case OP_SLICE: /* channels 1-2 plus channels 2-3: channel 2 read twice */
+        *va = pd_g_input(g, c->a, 3, s3, grad);
+        return pd_g_add(g, pd_g_slice_channels(g, *va, 1, 2), pd_g_slice_channels(g, *va, 2, 2));
     case OP_SUM2: {
         *va = pd_g_input(g, c->a, 3, s3, grad);
         *vb = pd_g_input(g, c->b, 3, s3, grad);
@@ -161,6 +166,7 @@ static void test_gradients(void **state) {
     gradcheck(OP_CLAMP, 0.01f);
     gradcheck(OP_SUM2, 0.1f);
     gradcheck(OP_CHUNK_LINEAR, 0.1f);
+    gradcheck(OP_SLICE, 0.1f);
     /* exp inside: truncation error O(h²), still below the rounding at this step */
     gradcheck(OP_REPARAM, 2e-2f);
     gradcheck(OP_KL, 2e-2f);
@@ -239,6 +245,18 @@ static void test_forward_values(void **state) {
                     acc += (double)c.b[(t * COUT + o) * CIN + j] * c.a[(i * CH + t) * CIN + j];
                 assert_float_equal(y->v[(i * CH + t) * COUT + o], acc, 1e-5);
             }
+    pd_graph_free(c.g);
+
+    setup(&c, OP_SLICE, 11);
+    y = forward(&c, &va, &vb, 0);
+    assert_int_equal(y->shape[1], 2);
+    assert_int_equal(y->numel, N * 2 * L);
+    for (size_t i = 0; i < N; i++)
+        for (size_t k = 0; k < 2; k++)
+            for (size_t l = 0; l < L; l++)
+                assert_float_equal(y->v[(i * 2 + k) * L + l],
+                                   c.a[(i * C + 1 + k) * L + l] + c.a[(i * C + 2 + k) * L + l],
+                                   1e-6);
     pd_graph_free(c.g);
 
     setup(&c, OP_SUM2, 9);

@@ -45,7 +45,7 @@ void pd_collect_defaults(pd_collect_opts *o) {
 }
 
 static pd_feats images(const pd_dataset *d) {
-    return (pd_feats){d->x, d->y, d->n, 3, {d->c, d->h, d->w}, d->c * d->h * d->w, 0, 0};
+    return (pd_feats){d->x, d->y, d->n, 3, {d->c, d->h, d->w}, d->c * d->h * d->w, 0, 0, 0};
 }
 
 /* metadata of a checkpoint: accuracies as text, as safetensors wants */

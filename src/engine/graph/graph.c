@@ -14,7 +14,7 @@ enum node_kind {
     N_LINEAR, N_CONV1D, N_CONVT1D, N_CONV2D, N_MAXPOOL, N_GAP, N_BN_TRAIN,
     N_BN_EVAL, N_GN, N_ACT, N_CLAMP, N_ADD, N_SCALE_ADD, N_ADD_ROWS,
     N_EMBEDDING, N_RESIZE, N_REPARAM, N_KL, N_MSE, N_XENT, N_SUM2, N_CHUNK_LINEAR,
-    N_BN_RELU_POOL
+    N_BN_RELU_POOL, N_SLICE
 };
 
 typedef struct {
@@ -86,6 +86,12 @@ void pd_g_reset(pd_graph *g) {
     g->failed = 0;
 }
 
+size_t pd_g_bytes_used(const pd_graph *g) {
+    size_t used = 0;
+    for (size_t i = 0; i < g->nchunks; i++) used += g->chunks[i].used;
+    return used;
+}
+
 void pd_g_set_grad(pd_graph *g, int enabled) { g->grad = enabled; }
 void pd_g_set_math(pd_graph *g, pd_math math) { g->math = math; }
 void pd_g_set_conv_algo(pd_graph *g, pd_conv_algo a) { g->conv_algo = a; }
@@ -139,7 +145,7 @@ void *pd_g_alloc_zero(pd_graph *g, size_t bytes) {
 /* A failed allocation must not crash the caller: ops fall back to this
  * scratch value, and the caller checks pd_g_failed. */
 static float dummy_store[64];
-static pd_val dummy_val = {dummy_store, NULL, 1, {1, 1, 1, 1}, 1, 0};
+static pd_val dummy_val = {dummy_store, NULL, 1, {1, 1, 1, 1}, 1, 0, 0};
 
 static pd_val *make_val(pd_graph *g, int ndim, const size_t *shape, int grad) {
     pd_val *x = pd_g_alloc_zero(g, sizeof *x);
@@ -509,6 +515,19 @@ pd_val *pd_g_add(pd_graph *g, pd_val *a, pd_val *b) {
     return y;
 }
 
+pd_val *pd_g_slice_channels(pd_graph *g, pd_val *x, size_t c0, size_t c) {
+    if (x->ndim < 2 || c0 + c > x->shape[1]) {
+        g->failed = 1;
+        return &dummy_val;
+    }
+    size_t shp[4] = {x->shape[0], c, x->shape[2], x->shape[3]};
+    OUT(g, x->ndim, shp, x, NULL, NULL);
+    pd_slice_channels_forward(y->v, x->v, x->shape[0], x->shape[1], c0, c, tail_size(x, 2));
+    node *n = push(g, N_SLICE, y, x, NULL, NULL);
+    if (n) n->n = c0;
+    return y;
+}
+
 pd_val *pd_g_scale_add(pd_graph *g, pd_val *x, float scale, const float *noise) {
     OUT(g, x->ndim, x->shape, x, NULL, NULL);
     for (size_t i = 0; i < x->numel; i++)
@@ -673,6 +692,11 @@ static void backward_node(pd_graph *g, node *n) {
         break;
     case N_ADD:
         pd_add_backward(GRAD(a), GRAD(b), y->g, y->numel);
+        break;
+    case N_SLICE:
+        if (a->g)
+            pd_slice_channels_backward(a->g, y->g, a->shape[0], a->shape[1], n->n, y->shape[1],
+                                       tail_size(a, 2));
         break;
     case N_SCALE_ADD:
         if (a->g)

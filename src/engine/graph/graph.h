@@ -29,6 +29,9 @@ struct pd_val {
      * tensor (laid out (n, 2, c, ho, wo)); read only by pd_nn_bn_relu_pool
      * in evaluation (pd_feats_pool_windows) */
     int windows;
+    /* shape (n, 2c, ...): the entry stage's frozen head output, then its
+     * input (pd_net.stage_head, pd_compute_features) */
+    int head;
 };
 
 /* pd_graph_new / pd_graph_free are public (pdiff_net.h) */
@@ -47,6 +50,8 @@ void pd_g_set_conv_algo(pd_graph *g, pd_conv_algo a);
 /* arena memory valid until the next reset, uninitialised (NaN-filled in
  * Debug and sanitizer builds); NULL on failure. */
 void *pd_g_alloc(pd_graph *g, size_t bytes);
+/* arena bytes taken since the last reset */
+size_t pd_g_bytes_used(const pd_graph *g);
 /* the same, zeroed */
 void *pd_g_alloc_zero(pd_graph *g, size_t bytes);
 /* non-zero once any allocation failed; ops then return dummy values and
@@ -110,6 +115,8 @@ pd_val *pd_g_lrelu_groupnorm(pd_graph *g, pd_val *x, pd_val *gamma, pd_val *beta
 pd_val *pd_g_act(pd_graph *g, pd_val *x, pd_act act, float alpha);
 pd_val *pd_g_clamp(pd_graph *g, pd_val *x, float lo, float hi);
 pd_val *pd_g_add(pd_graph *g, pd_val *a, pd_val *b);
+/* channels [c0, c0 + c) of x (n, C, ...) */
+pd_val *pd_g_slice_channels(pd_graph *g, pd_val *x, size_t c0, size_t c);
 /* y = x * scale + noise (noise: constant, may be NULL) — noise augmentation */
 pd_val *pd_g_scale_add(pd_graph *g, pd_val *x, float scale, const float *noise);
 /* x (n, c, l) + e (n, l) broadcast over channels — time embedding */

@@ -15,6 +15,23 @@ static size_t block_width(const pd_net *net, int layer) {
     return w << layer;
 }
 
+/* a block's first convolution, when it trains nothing and the block keeps
+ * its input's shape (no shortcut convolution): the stage's frozen head */
+static pd_val *resnet_head(pd_net *net, pd_graph *g, pd_val *x, int stage) {
+    if (stage < 1 || stage > 8) return NULL;
+    int layer = (stage - 1) / 2, blk = (stage - 1) % 2;
+    char a[48];
+    snprintf(a, sizeof a, "layer%d.%d.shortcut.0.weight", layer + 1, blk);
+    if (pd_params_find(&net->params, a)) return NULL;
+    snprintf(a, sizeof a, "layer%d.%d.conv1.weight", layer + 1, blk);
+    const pd_tensor *w = pd_params_find(&net->params, a);
+    snprintf(a, sizeof a, "layer%d.%d.conv1.bias", layer + 1, blk);
+    const pd_tensor *b = pd_params_find(&net->params, a);
+    if (!w || (w->flags & PD_SELECTED) || (b && (b->flags & PD_SELECTED))) return NULL;
+    snprintf(a, sizeof a, "layer%d.%d.conv1", layer + 1, blk);
+    return pd_nn_conv2d(net, g, x, a, 1, 1);
+}
+
 static pd_val *resnet_stage(pd_net *net, pd_graph *g, pd_val *x, int stage, int train) {
     char a[48], b[48];
     if (stage == 0) {
@@ -24,8 +41,15 @@ static pd_val *resnet_stage(pd_net *net, pd_graph *g, pd_val *x, int stage, int 
     if (stage == 9) return pd_nn_linear(net, g, pd_g_gap(g, x), "linear");
     int layer = (stage - 1) / 2, blk = (stage - 1) % 2;
     size_t stride = (layer > 0 && blk == 0) ? 2 : 1;
-    snprintf(a, sizeof a, "layer%d.%d.conv1", layer + 1, blk);
-    pd_val *h = pd_nn_conv2d(net, g, x, a, stride, 1);
+    pd_val *h;
+    if (x->head) { /* conv1's output cached beside the input (resnet_head) */
+        const size_t c = x->shape[1] / 2;
+        h = pd_g_slice_channels(g, x, 0, c);
+        x = pd_g_slice_channels(g, x, c, c);
+    } else {
+        snprintf(a, sizeof a, "layer%d.%d.conv1", layer + 1, blk);
+        h = pd_nn_conv2d(net, g, x, a, stride, 1);
+    }
     snprintf(a, sizeof a, "layer%d.%d.bn1", layer + 1, blk);
     h = pd_g_act(g, pd_nn_bn(net, g, h, a, train), PD_ACT_RELU, 0.0f);
     snprintf(a, sizeof a, "layer%d.%d.conv2", layer + 1, blk);
@@ -75,5 +99,6 @@ pd_status pd_arch_resnet(pd_net *net) {
     if (!st) st = pd_nn_add_linear(net, "linear", cin, net->cfg.classes);
     pd_nn_stage(net, "linear.");
     net->stage = resnet_stage;
+    net->stage_head = resnet_head;
     return st;
 }

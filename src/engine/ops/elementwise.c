@@ -6,6 +6,8 @@
  *            backward scatters dy rows into dtable, repeated indices
  *            accumulating in index order (serial, so the sums are
  *            deterministic).
+ * channel slice: y = x[:, c0 : c0 + c] (torch.narrow(x, 1, c0, c));
+ *            backward adds dy into those channels of dx.
  */
 #include "engine/ops/ops.h"
 
@@ -51,5 +53,21 @@ void pd_embedding_backward(float *dtable, const float *dy, const int32_t *idx,
         float *row = dtable + (size_t)idx[i] * dim;
         const float *g = dy + i * dim;
         for (size_t j = 0; j < dim; j++) row[j] += g[j];
+    }
+}
+
+/* x (n, cx, sp), y (n, c, sp): channels [c0, c0 + c) of each sample */
+void pd_slice_channels_forward(float *y, const float *x, size_t n, size_t cx, size_t c0,
+                               size_t c, size_t sp) {
+    for (size_t i = 0; i < n; i++)
+        memcpy(y + i * c * sp, x + (i * cx + c0) * sp, c * sp * sizeof(float));
+}
+
+void pd_slice_channels_backward(float *dx, const float *dy, size_t n, size_t cx, size_t c0,
+                                size_t c, size_t sp) {
+    for (size_t i = 0; i < n; i++) {
+        float *d = dx + (i * cx + c0) * sp;
+        const float *s = dy + i * c * sp;
+        for (size_t j = 0; j < c * sp; j++) d[j] += s[j];
     }
 }

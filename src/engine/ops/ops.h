@@ -227,6 +227,11 @@ void pd_clamp_backward(float *dx, const float *dy, const float *x, size_t n,
 /* ---- residual add: y = a + b; backward adds dy into both ---------------- */
 void pd_add_forward(float *y, const float *a, const float *b, size_t n);
 void pd_add_backward(float *da, float *db, const float *dy, size_t n);
+/* channels [c0, c0 + c) of x (n, cx, sp) as y (n, c, sp); backward adds */
+void pd_slice_channels_forward(float *y, const float *x, size_t n, size_t cx, size_t c0,
+                               size_t c, size_t sp);
+void pd_slice_channels_backward(float *dx, const float *dy, size_t n, size_t cx, size_t c0,
+                                size_t c, size_t sp);
 
 /* ---- embedding: y[i] = table[idx[i]], table (rows, dim), y (n, dim) ----- */
 void pd_embedding_forward(float *y, const float *table, const int32_t *idx,

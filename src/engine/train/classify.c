@@ -67,6 +67,7 @@ pd_status pd_fit_steps(pd_net *net, pd_graph *g, const pd_feats *f,
         pd_g_reset(g);
         pd_g_set_grad(g, 1);
         pd_val *x = batch_input(g, f, order + *cursor, nb, labels);
+        x->head = f->head;
         *cursor += nb;
         if (o->augment && f->from_stage == 0 && f->ndim == 3) augment_batch(x->v, nb, f->shape, rng);
         pd_val *logits = pd_net_forward(net, g, x, o->train_bn, f->from_stage, net->nstages);
@@ -113,6 +114,7 @@ static int eval_batch(pd_net *net, pd_graph *g, const pd_feats *f, size_t b0, si
     }
     pd_val *x = pd_g_input(g, (float *)f->x + b0 * f->stride, f->ndim + 1, shp, 0);
     x->windows = f->windows;
+    x->head = f->head;
     for (size_t i = 0; i < nb; i++) labels[i] = f->y[b0 + i];
     pd_val *logits = pd_net_forward(net, g, x, 0, f->from_stage, net->nstages);
     pd_val *l = pd_g_xent(g, logits, labels);
@@ -130,8 +132,29 @@ static int eval_batch(pd_net *net, pd_graph *g, const pd_feats *f, size_t b0, si
     return 1;
 }
 
+/* Evaluation keeps every activation of a batch until the next one (the
+ * arena): ResNet-18 at batch 500 held 19.6 GB. A batch is cut to what fits
+ * in ARENA_BUDGET, scaled from one sample's use; small networks keep theirs */
+#define ARENA_BUDGET ((size_t)2 << 30)
+
+static size_t batch_in_budget(const pd_graph *g, size_t batch) {
+    const size_t per_sample = pd_g_bytes_used(g), fits = ARENA_BUDGET / (per_sample ? per_sample : 1);
+    return fits < 1 ? 1 : fits < batch ? fits : batch;
+}
+
+/* eval_batch's batch for f, after one sample's trial */
+static size_t eval_batch_size(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch) {
+    int32_t label;
+    size_t correct = 0;
+    double lsum = 0.0;
+    if (f->n == 0 || batch <= 1 || !eval_batch(net, g, f, 0, 1, &label, &correct, &lsum, NULL))
+        return batch; /* an out-of-memory graph fails in the real batch, with its message */
+    return batch_in_budget(g, batch);
+}
+
 pd_status pd_evaluate(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
                       double *acc, double *loss, int32_t *pred) {
+    batch = eval_batch_size(net, g, f, batch);
     int32_t *labels = malloc(batch * sizeof(int32_t));
     if (!labels) return pd_fail(PD_ERR_NOMEM, "out of memory for evaluation");
     size_t correct = 0;
@@ -152,6 +175,10 @@ pd_status pd_evaluate(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
 pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, size_t batch,
                            const float *vecs, size_t m, double *acc, int32_t *pred) {
     const size_t D = pd_params_selected_size(&net->params);
+    if (m > 0) {
+        pd_params_scatter(&net->params, vecs);
+        batch = eval_batch_size(net, g, f, batch);
+    }
     int32_t *labels = malloc(batch * sizeof(int32_t));
     size_t *correct = calloc(m + 1, sizeof(size_t));
     if (!labels || !correct) {
@@ -181,7 +208,8 @@ pd_status pd_evaluate_each(pd_net *net, pd_graph *g, const pd_feats *f, size_t b
 
 pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                               int to, size_t batch, float **out, pd_feats *feat) {
-    if (f->windows) return pd_fail(PD_ERR_ARG, "features from pooled windows: not supported");
+    if (f->windows || f->head || f->from_stage != 0)
+        return pd_fail(PD_ERR_ARG, "features: the samples must enter at stage 0");
     int32_t *idx = malloc(batch * sizeof(int32_t));
     int32_t *labels = malloc(batch * sizeof(int32_t));
     float *buf = NULL;
@@ -190,28 +218,49 @@ pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
         st = pd_fail(PD_ERR_NOMEM, "out of memory computing features");
         goto done;
     }
-    for (size_t b0 = 0; b0 < f->n; b0 += batch) {
-        size_t nb = f->n - b0 < batch ? f->n - b0 : batch;
+    size_t b0 = 0;
+    int trial = f->n > 0 && batch > 1; /* one sample first: its arena use sets the batch */
+    while (b0 < f->n) {
+        size_t nb = trial ? 1 : f->n - b0 < batch ? f->n - b0 : batch;
         for (size_t i = 0; i < nb; i++) idx[i] = (int32_t)(b0 + i);
         pd_g_reset(g);
         pd_g_set_grad(g, 0);
         pd_val *x = batch_input(g, f, idx, nb, labels);
         pd_val *h = pd_net_forward(net, g, x, 0, 0, to);
+        /* the next stage's frozen head, cached beside its input: every
+         * model evaluated or step trained from these features skips it */
+        pd_val *hd = net->stage_head && to < net->nstages ? net->stage_head(net, g, h, to) : NULL;
         if (pd_g_failed(g)) {
             st = pd_fail(PD_ERR_NOMEM, "out of memory computing features");
             goto done;
         }
-        size_t per = h->numel / nb;
+        if (trial) {
+            batch = batch_in_budget(g, batch);
+            trial = 0;
+            continue;
+        }
+        const size_t s0 = b0;
+        b0 += nb;
+        if (hd && hd->numel != h->numel) hd = NULL; /* shaped as its input, or not cached */
+        size_t per = h->numel / nb, per_out = hd ? 2 * per : per;
         if (!buf) {
-            buf = malloc(f->n * per * sizeof(float));
+            buf = malloc(f->n * per_out * sizeof(float));
             if (!buf) {
-                st = pd_fail(PD_ERR_NOMEM, "out of memory: %zu cached features", f->n * per);
+                st = pd_fail(PD_ERR_NOMEM, "out of memory: %zu cached features", f->n * per_out);
                 goto done;
             }
             *feat = (pd_feats){buf, f->y, f->n, h->ndim - 1,
-                               {h->shape[1], h->shape[2], h->shape[3]}, per, to, 0};
+                               {h->shape[1], h->shape[2], h->shape[3]}, per_out, to, 0, hd != NULL};
+            if (hd) feat->shape[0] *= 2;
         }
-        memcpy(buf + b0 * per, h->v, nb * per * sizeof(float));
+        if (!hd) {
+            memcpy(buf + s0 * per, h->v, nb * per * sizeof(float));
+            continue;
+        }
+        for (size_t i = 0; i < nb; i++) {
+            memcpy(buf + (s0 + i) * per_out, hd->v + i * per, per * sizeof(float));
+            memcpy(buf + (s0 + i) * per_out + per, h->v + i * per, per * sizeof(float));
+        }
     }
     *out = buf;
     buf = NULL;
@@ -229,7 +278,7 @@ pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **ou
     const int s = in.from_stage;
     *out = NULL;
     *pooled = in;
-    if (in.windows || in.ndim != 3 || in.shape[1] < 2 || in.shape[2] < 2 || s < 0 || s >= 64 ||
+    if (in.windows || in.head || in.ndim != 3 || in.shape[1] < 2 || in.shape[2] < 2 || s < 0 || s >= 64 ||
         !((net->window_stages >> s) & 1))
         return PD_OK;
     const size_t c = in.shape[0], h = in.shape[1], w = in.shape[2];
