@@ -13,6 +13,7 @@
 
 #include "pdiff_io.h"
 #include "pdiff_net.h"
+#include "feature_cache.h"
 #include "manifest.h"
 #include "test_records.h"
 
@@ -424,8 +425,8 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
     int cut = o->mode == PD_COLLECT_FULL ? 0 : pd_net_cut_stage(net);
     float *ftrain = NULL, *ftest = NULL;
     pd_feats ctrain, ctest;
-    st = pd_compute_features(net, g, train, cut, 500, &ftrain, &ctrain);
-    if (!st) st = pd_compute_features(net, g, test, cut, 500, &ftest, &ctest);
+    st = pd_cache_features(net, g, train, cut, &o->progress, "features (train)", &ftrain, &ctrain);
+    if (!st) st = pd_cache_features(net, g, test, cut, &o->progress, "features (test)", &ftest, &ctest);
     if (st) goto done;
 
     pd_net_set_trainable(net, 1);

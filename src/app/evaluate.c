@@ -16,6 +16,7 @@
 
 #include "pdiff_io.h"
 #include "pdiff_net.h"
+#include "feature_cache.h"
 #include "figures.h"
 #include "generate.h"
 #include "collect_report.h"
@@ -741,8 +742,11 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     ftrain.y = train.y;
     ftrain.n = train_n;
     float *cache_test = NULL, *cache_train = NULL, *cache_train_eval = NULL;
-    if ((st = pd_compute_features(&e->net, e->g, &ftest, cut, 500, &cache_test, &e->test))) goto done;
-    st = pd_compute_features(&e->net, e->g, &ftrain, cut, 500, &cache_train, &e->train);
+    if ((st = pd_cache_features(&e->net, e->g, &ftest, cut, &o->progress, "features (test)",
+                                &cache_test, &e->test)))
+        goto done;
+    st = pd_cache_features(&e->net, e->g, &ftrain, cut, &o->progress, "features (train)",
+                           &cache_train, &e->train);
     /* where the first tail stage pools through BN and ReLU, the models
      * are evaluated on the windows' max and min (the same numbers, less
      * data); test features serve only evaluation, so they are replaced */
