@@ -7,7 +7,9 @@
  * and entering the tail with cached features or their pooled windows
  * (pd_feats_pool_windows) changes nothing; nor, for ResNet-18, does
  * entering it with the last block's frozen first convolution cached
- * (pd_net.stage_head), in evaluation or in training.
+ * (pd_net.stage_head), in evaluation or in training; collect's and eval's
+ * cache of those features a slice at a time (feature_cache.h) holds the
+ * numbers of one pd_compute_features call and reports each slice.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "testutil.h"
 #include "pdiff.h"
 #include "pdiff_net.h"
+#include "feature_cache.h"
 
 enum { SAMPLES = 37, BATCH = 10, MODELS = 3, SIDE = 8, CLASSES = 4 };
 
@@ -123,6 +126,48 @@ static void check_head(pd_net *net, pd_graph *g, const pd_feats *img) {
     free(without);
 }
 
+static void count_report(void *ctx, const char *phase, long done, long total, const char *info) {
+    (void)phase;
+    (void)info;
+    long *c = ctx;
+    c[0]++;
+    c[1] = done;
+    c[2] = total;
+}
+
+/* more samples than one slice of pd_cache_features: the same features as
+ * one pd_compute_features call at its batch, progress after each slice */
+static void check_cache(pd_net *net, pd_graph *g) {
+    enum { MANY = 12001 };
+    float *x = tu_falloc((size_t)MANY * SIDE * SIDE);
+    int32_t *y = calloc(MANY, sizeof(int32_t));
+    assert_non_null(y);
+    pd_rng r;
+    pd_rng_seed(&r, 9, 0);
+    tu_fill(&r, x, (size_t)MANY * SIDE * SIDE, -2, 2);
+    pd_feats img = {.x = x, .y = y, .n = MANY, .ndim = 3, .shape = {1, SIDE, SIDE},
+                    .stride = SIDE * SIDE};
+    const int cut = pd_net_cut_stage(net);
+    float *one = NULL, *sliced = NULL;
+    pd_feats f1, fs;
+    long calls[3] = {0, 0, 0};
+    pd_progress prog = {count_report, calls};
+    assert_int_equal(pd_compute_features(net, g, &img, cut, 500, &one, &f1), PD_OK);
+    assert_int_equal(pd_cache_features(net, g, &img, cut, &prog, "features", &sliced, &fs), PD_OK);
+    assert_true(fs.x == sliced && fs.y == y && fs.n == MANY);
+    assert_int_equal(fs.stride, f1.stride);
+    assert_int_equal(fs.head, f1.head);
+    assert_memory_equal(fs.shape, f1.shape, sizeof fs.shape);
+    assert_memory_equal(sliced, one, (size_t)MANY * f1.stride * sizeof(float));
+    assert_int_equal(calls[0], 1 + 3); /* 0, then 5 000, 10 000, 12 001 */
+    assert_int_equal(calls[1], MANY);
+    assert_int_equal(calls[2], MANY);
+    free(one);
+    free(sliced);
+    free(x);
+    free(y);
+}
+
 /* arch's network, its subset (NULL: the default one, last two norm layers'
  * weights and biases) moved by noise for models 1 and 2 */
 static void check_each(const char *arch, const char *subset) {
@@ -163,6 +208,7 @@ static void check_each(const char *arch, const char *subset) {
     assert_true(differ > 0); /* the models really differ */
     check_windows(&net, g, &f, vecs, D, acc, pred);
     if (net.stage_head) check_head(&net, g, &f);
+    check_cache(&net, g);
     pd_graph_free(g);
     pd_net_free(&net);
     free(x);
