@@ -160,6 +160,63 @@ static void test_run_workers(void **state) {
     assert_string_equal(pd_last_error(), "worker 2: disk full");
 }
 
+/* the pool: calls one after another reuse its threads (worker w runs on
+ * the same thread each time; more workers than before grow it, fewer leave
+ * threads idle), and two callers at once both finish (one on the pool, the
+ * other on threads of its own) */
+typedef struct {
+    pthread_barrier_t bar;
+    int n, rounds[8];
+    pthread_t self[8];
+    int moved;
+} reuse_seen;
+
+static pd_status reuse_worker(int w, void *ctx) {
+    reuse_seen *s = ctx;
+    if (s->rounds[w] && !pthread_equal(s->self[w], pthread_self())) s->moved = 1;
+    s->self[w] = pthread_self();
+    s->rounds[w]++;
+    pthread_barrier_wait(&s->bar);
+    return PD_OK;
+}
+
+static void reuse_rounds(reuse_seen *s, int n, int rounds) {
+    pthread_barrier_init(&s->bar, NULL, (unsigned)n);
+    for (int r = 0; r < rounds; r++) assert_int_equal(pd_run_workers(n, reuse_worker, s), PD_OK);
+    pthread_barrier_destroy(&s->bar);
+}
+
+static void *other_caller(void *arg) {
+    reuse_seen *s = arg;
+    reuse_rounds(s, 3, 20);
+    return NULL;
+}
+
+static void test_workers_pool(void **state) {
+    (void)state;
+    reuse_seen s;
+    memset(&s, 0, sizeof s);
+    reuse_rounds(&s, 3, 30);
+    reuse_rounds(&s, 5, 30);
+    reuse_rounds(&s, 2, 30);
+    assert_int_equal(s.rounds[0], 90);
+    assert_int_equal(s.rounds[1], 90);
+    assert_int_equal(s.rounds[2], 60);
+    assert_int_equal(s.rounds[3], 30);
+    assert_int_equal(s.rounds[4], 30);
+    assert_int_equal(s.moved, 0);
+    /* two callers at once */
+    reuse_seen a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, other_caller, &a), 0);
+    reuse_rounds(&b, 4, 20);
+    pthread_join(t, NULL);
+    for (int w = 0; w < 3; w++) assert_int_equal(a.rounds[w], 20);
+    for (int w = 0; w < 4; w++) assert_int_equal(b.rounds[w], 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_repeatable_and_streams),
@@ -168,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_params_selected_contiguous),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_run_workers),
+        cmocka_unit_test(test_workers_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
