@@ -415,8 +415,17 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
         if (st) return st;
     } else {
         st = train_base(net, g, train, o, o->seed, "train", &o->progress);
+        /* a whole-network pass over both sets: a minute or more for ResNet-18 */
+        const long sets = (long)(test->n + train_eval->n);
+        if (!st) pd_report(&o->progress, "base eval", 0, sets, NULL);
         if (!st) st = pd_evaluate(net, g, test, 500, &te, NULL, NULL);
+        if (!st) pd_report(&o->progress, "base eval", (long)test->n, sets, NULL);
         if (!st) st = pd_evaluate(net, g, train_eval, 500, &tr, NULL, NULL);
+        if (!st) {
+            char info[64];
+            snprintf(info, sizeof info, "test acc %.2f%%", te);
+            pd_report(&o->progress, "base eval", sets, sets, info);
+        }
         if (!st) st = save_ckpt(net, path, tr, te, 0, o->seed);
         if (st) return st;
     }
