@@ -58,7 +58,7 @@ int main(void) {
     int32_t *y = malloc(n * sizeof(int32_t));
     for (size_t i = 0; i < n * 784; i++) x[i] = pd_rng_normal(&r);
     for (size_t i = 0; i < n; i++) y[i] = (int32_t)pd_rng_below(&r, 10);
-    pd_feats img = {x, y, n, 3, {1, 28, 28}, 784, 0, 0, 0};
+    pd_feats img = {.x = x, .y = y, .n = n, .ndim = 3, .shape = {1, 28, 28}, .stride = 784};
     pd_graph *g = pd_graph_new();
     size_t D = pd_params_selected_size(&net.params);
     float *init = malloc(D * sizeof(float)), *a = malloc(D * sizeof(float)),

@@ -191,7 +191,8 @@ static void check_each(const char *arch, const char *subset) {
     pd_params_gather(&net.params, vecs);
     for (size_t k = 1; k < MODELS; k++)
         for (size_t c = 0; c < D; c++) vecs[k * D + c] = vecs[c] + 0.5f * pd_rng_normal(&r);
-    pd_feats f = {x, y, SAMPLES, 3, {1, SIDE, SIDE}, SIDE * SIDE, 0, 0, 0};
+    pd_feats f = {.x = x, .y = y, .n = SAMPLES, .ndim = 3, .shape = {1, SIDE, SIDE},
+                  .stride = SIDE * SIDE};
     pd_graph *g = pd_graph_new();
     assert_non_null(g);
     double acc[MODELS], one;

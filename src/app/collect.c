@@ -45,10 +45,6 @@ void pd_collect_defaults(pd_collect_opts *o) {
     o->seed = 0;
 }
 
-static pd_feats images(const pd_dataset *d) {
-    return (pd_feats){d->x, d->y, d->n, 3, {d->c, d->h, d->w}, d->c * d->h * d->w, 0, 0, 0};
-}
-
 /* metadata of a checkpoint: accuracies as text, as safetensors wants */
 static pd_status save_ckpt(pd_net *net, const char *path, double train_acc,
                            double test_acc, long step, uint64_t seed) {
@@ -434,8 +430,9 @@ static pd_status collect_subset(const pd_collect_opts *o, pd_net *net, pd_graph 
     int cut = o->mode == PD_COLLECT_FULL ? 0 : pd_net_cut_stage(net);
     float *ftrain = NULL, *ftest = NULL;
     pd_feats ctrain, ctest;
-    st = pd_cache_features(net, g, train, cut, &o->progress, "features (train)", &ftrain, &ctrain);
-    if (!st) st = pd_cache_features(net, g, test, cut, &o->progress, "features (test)", &ftest, &ctest);
+    const pd_progress *p = &o->progress;
+    st = pd_cache_features(net, g, train, cut, p, "features (train)", &ftrain, &ctrain);
+    if (!st) st = pd_cache_features(net, g, test, cut, p, "features (test)", &ftest, &ctest);
     if (st) goto done;
 
     pd_net_set_trainable(net, 1);
@@ -560,7 +557,7 @@ pd_status pd_collect(const pd_collect_opts *o, pd_collect_report *report) {
      * (elsewhere a live writer on another host looks dead) */
     if (!st && pd_dist_root()) pd_atomic_sweep(o->out_dir);
     if (o->mode == PD_COLLECT_SEEDS) pd_dist_barrier();
-    pd_feats ftrain = images(&train), ftest = images(&test), feval = ftrain;
+    pd_feats ftrain = pd_images_of(&train), ftest = pd_images_of(&test), feval = ftrain;
     if (feval.n > o->eval_train) feval.n = o->eval_train;
     if (!st) {
         if (o->mode == PD_COLLECT_SEEDS) st = collect_seeds(o, &net, &ftrain, &ftest, &feval, rep);

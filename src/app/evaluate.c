@@ -736,10 +736,7 @@ pd_status pd_eval(const pd_eval_opts *o, pd_eval_result *r) {
     const size_t train_n = train.n < o->eval_train ? train.n : o->eval_train;
     if ((st = evaluator_open(e, &m, o->ckpt_dir, test.n, train_n))) goto done;
     int cut = pd_net_cut_stage(&e->net);
-    pd_feats ftest = {test.x, test.y, test.n, 3, {test.c, test.h, test.w}, test.c * test.h * test.w, 0, 0, 0};
-    pd_feats ftrain = ftest;
-    ftrain.x = train.x;
-    ftrain.y = train.y;
+    pd_feats ftest = pd_images_of(&test), ftrain = pd_images_of(&train);
     ftrain.n = train_n;
     float *cache_test = NULL, *cache_train = NULL, *cache_train_eval = NULL;
     if ((st = pd_cache_features(&e->net, e->g, &ftest, cut, &o->progress, "features (test)",

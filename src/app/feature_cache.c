@@ -9,6 +9,11 @@
 
 enum { FEATURE_BATCH = 500, SLICE = 10 * FEATURE_BATCH };
 
+pd_feats pd_images_of(const pd_dataset *d) {
+    return (pd_feats){.x = d->x, .y = d->y, .n = d->n, .ndim = 3, .shape = {d->c, d->h, d->w},
+                      .stride = d->c * d->h * d->w};
+}
+
 pd_status pd_cache_features(pd_net *net, pd_graph *g, const pd_feats *f, int to,
                             const pd_progress *progress, const char *what, float **out,
                             pd_feats *feat) {

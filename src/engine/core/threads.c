@@ -137,10 +137,11 @@ static pd_status run_spawned(int n, pd_status (*fn)(int w, void *ctx), void *ctx
  * Worker threads that outlive a call. Sampling calls pd_run_workers once
  * per denoising step: threads started and ended each time cost their
  * thread-local state every step (oneDNN plans, a malloc arena whose large
- * blocks are returned to the kernel and faulted back in: a fifth of a
- * bf16 DDIM call in the kernel, 740-810 -> 524-533 ms with the pool). The pool serves one call at a time, from any thread
- * but a worker; other calls spawn as before. Its threads end at exit, so
- * their thread-local destructors run. */
+ * blocks are returned to the kernel and faulted back in: a fifth of a bf16
+ * DDIM call in the kernel, 740-810 -> 524-533 ms with the pool). The pool
+ * serves one call at a time, from any thread but a worker; other calls
+ * spawn as before. Its threads end at exit, so their thread-local
+ * destructors run. */
 enum { POOL_MAX = 256 };
 
 static struct {

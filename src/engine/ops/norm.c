@@ -402,7 +402,8 @@ __attribute__((target("avx512f"))) static void tile_scatter(float *y, const v16f
     const __mmask16 m = rows >= TILE_ROWS ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);
     for (size_t j = 0; j < sp; j++) {
         __m512 v = (__m512)t[j];
-        if (add) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, y + j, 4));
+        if (add)
+            v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, y + j, 4));
         _mm512_mask_i32scatter_ps(y + j, m, idx, v, 4);
     }
 }

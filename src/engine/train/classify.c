@@ -138,7 +138,8 @@ static int eval_batch(pd_net *net, pd_graph *g, const pd_feats *f, size_t b0, si
 #define ARENA_BUDGET ((size_t)2 << 30)
 
 static size_t batch_in_budget(const pd_graph *g, size_t batch) {
-    const size_t per_sample = pd_g_bytes_used(g), fits = ARENA_BUDGET / (per_sample ? per_sample : 1);
+    const size_t per_sample = pd_g_bytes_used(g);
+    const size_t fits = ARENA_BUDGET / (per_sample ? per_sample : 1);
     return fits < 1 ? 1 : fits < batch ? fits : batch;
 }
 
@@ -249,8 +250,9 @@ pd_status pd_compute_features(pd_net *net, pd_graph *g, const pd_feats *f,
                 st = pd_fail(PD_ERR_NOMEM, "out of memory: %zu cached features", f->n * per_out);
                 goto done;
             }
-            *feat = (pd_feats){buf, f->y, f->n, h->ndim - 1,
-                               {h->shape[1], h->shape[2], h->shape[3]}, per_out, to, 0, hd != NULL};
+            *feat = (pd_feats){.x = buf, .y = f->y, .n = f->n, .ndim = h->ndim - 1,
+                               .shape = {h->shape[1], h->shape[2], h->shape[3]},
+                               .stride = per_out, .from_stage = to, .head = hd != NULL};
             if (hd) feat->shape[0] *= 2;
         }
         if (!hd) {
@@ -278,8 +280,8 @@ pd_status pd_feats_pool_windows(const pd_net *net, const pd_feats *f, float **ou
     const int s = in.from_stage;
     *out = NULL;
     *pooled = in;
-    if (in.windows || in.head || in.ndim != 3 || in.shape[1] < 2 || in.shape[2] < 2 || s < 0 || s >= 64 ||
-        !((net->window_stages >> s) & 1))
+    if (in.windows || in.head || in.ndim != 3 || in.shape[1] < 2 || in.shape[2] < 2 || s < 0 ||
+        s >= 64 || !((net->window_stages >> s) & 1))
         return PD_OK;
     const size_t c = in.shape[0], h = in.shape[1], w = in.shape[2];
     const size_t per = c * 2 * (h / 2) * (w / 2);
